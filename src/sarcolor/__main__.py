@@ -1,0 +1,5 @@
+"""``python -m sarcolor`` is the same as the ``sarcolor`` console script."""
+
+from sarcolor.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,227 @@
+"""What each ``sarcolor`` sub-command does with its parsed options."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+from collections import Counter
+from pathlib import Path
+
+from sarcolor.config import Config
+from sarcolor.data.discovery import IMAGE_SUFFIXES, discover_pairs
+from sarcolor.data.io import check_image, read_image, write_rgb_png
+from sarcolor.data.split import SPLITS, select_split, split_scenes
+from sarcolor.errors import SarcolorError
+
+# (flag dest, config section, field): flags that override the configuration when given.
+_OVERRIDES: tuple[tuple[str, str, str], ...] = (
+    ("data", "data", "root"),
+    ("terrain", "data", "terrains"),
+    ("val_fraction", "data", "val_fraction"),
+    ("test_fraction", "data", "test_fraction"),
+    ("split_seed", "data", "split_seed"),
+    ("jitter", "data", "jitter"),
+    ("workers", "data", "num_workers"),
+    ("input", "preprocess", "input"),
+    ("target", "preprocess", "target"),
+    ("ngf", "model", "ngf"),
+    ("ndf", "model", "ndf"),
+    ("steps", "train", "steps"),
+    ("epochs", "train", "epochs"),
+    ("batch_size", "train", "batch_size"),
+    ("lr", "train", "lr"),
+    ("lambda_l1", "train", "lambda_l1"),
+    ("lr_decay", "train", "lr_decay_fraction"),
+    ("seed", "train", "seed"),
+    ("device", "train", "device"),
+    ("log_every", "train", "log_every"),
+    ("sample_every", "train", "sample_every"),
+    ("checkpoint_every", "train", "checkpoint_every"),
+    ("tensorboard", "train", "tensorboard"),
+)
+# What may change when resuming: the budget and where/how the run executes, not the model.
+_RESUMABLE = {"data", "workers", "steps", "epochs", "device", "log_every", "sample_every", "checkpoint_every", "tensorboard"}
+
+
+def data(args: argparse.Namespace) -> int:
+    found = discover_pairs(args.root)
+    defaults = Config().data
+    val = args.val_fraction if args.val_fraction is not None else defaults.val_fraction
+    test = args.test_fraction if args.test_fraction is not None else defaults.test_fraction
+    seed = args.split_seed if args.split_seed is not None else defaults.split_seed
+    split = split_scenes(found.pairs, val, test, seed)
+    unreadable = [] if args.no_check else _unreadable(found.pairs)
+    per_terrain = Counter(p.terrain or "-" for p in found.pairs)
+    per_split = {name: len(select_split(found.pairs, split, name)) for name in SPLITS}
+    report = {
+        "root": str(found.root),
+        "layout": found.layout,
+        "total_pairs": len(found.pairs),
+        "pairs_per_terrain": dict(sorted(per_terrain.items())),
+        "pairs_per_split": per_split,
+        "scenes_per_split": split,
+        "split": {"val_fraction": val, "test_fraction": test, "seed": seed, "by": "scene (roi, season, scene)"},
+        "unpaired": [str(p) for p in found.unpaired],
+        "unreadable": [{"file": str(f), "reason": r} for f, r in unreadable],
+        "problems": found.problems,
+    }
+    if args.json:
+        print(json.dumps(report, indent=1))
+    else:
+        print(f"{found.root}: {len(found.pairs)} pairs ({found.layout} layout)")
+        print(f"{'terrain':<14}{'pairs':>8}")
+        for terrain, n in report["pairs_per_terrain"].items():
+            print(f"{terrain:<14}{n:>8}")
+        print(f"\n{'split':<14}{'pairs':>8}{'scenes':>8}  scene ids")
+        for name in SPLITS:
+            ids = split[name]
+            shown = ", ".join(ids[:6]) + (f", … ({len(ids) - 6} more)" if len(ids) > 6 else "")
+            print(f"{name:<14}{per_split[name]:>8}{len(ids):>8}  {shown}")
+        for title, items in (("unpaired", report["unpaired"]), ("problems", found.problems)):
+            if items:
+                print(f"\n{len(items)} {title}:")
+                print("\n".join(f"  {x}" for x in items[:20]) + ("\n  …" if len(items) > 20 else ""))
+        if unreadable:
+            print(f"\n{len(unreadable)} unreadable:")
+            print("\n".join(f"  {f}: {r}" for f, r in unreadable[:20]))
+    return 1 if unreadable else 0
+
+
+def _unreadable(pairs) -> list[tuple[Path, str]]:
+    from tqdm.auto import tqdm
+
+    bad = []
+    files = [f for p in pairs for f in (p.s1, p.s2)]
+    for f in tqdm(files, desc="checking images", unit="file", disable=None, leave=False):
+        reason = check_image(f)
+        if reason is not None:
+            bad.append((f, reason))
+    return bad
+
+
+def build_config(args: argparse.Namespace) -> Config:
+    """Defaults ← ``--config`` YAML ← flags."""
+    cfg = Config.from_yaml(args.config) if args.config else Config()
+    _apply_overrides(cfg, args, allowed=None)
+    if args.no_flip:
+        cfg.data.flip = False
+    if args.no_rotate:
+        cfg.data.rotate90 = False
+    if cfg.train.steps is not None and args.epochs is not None:
+        cfg.train.steps = None
+    if cfg.train.epochs is not None and args.steps is not None:
+        cfg.train.epochs = None
+    return cfg.validate()
+
+
+def _apply_overrides(cfg: Config, args: argparse.Namespace, allowed: set[str] | None) -> None:
+    for dest, section, name in _OVERRIDES:
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        if allowed is not None and dest not in allowed:
+            raise SarcolorError(f"--{dest.replace('_', '-')} cannot change when resuming a run")
+        setattr(getattr(cfg, section), name, value)
+
+
+def train(args: argparse.Namespace) -> int:
+    from sarcolor.training.checkpoint import read_meta, resolve_checkpoint
+    from sarcolor.training.trainer import train as run_training
+
+    if args.resume:
+        if args.config or args.no_flip or args.no_rotate:
+            raise SarcolorError("--config, --no-flip and --no-rotate cannot change when resuming a run")
+        cfg = read_meta(resolve_checkpoint(args.out)).config
+        _apply_overrides(cfg, args, allowed=_RESUMABLE)
+        if args.steps is not None:
+            cfg.train.epochs = None
+        if args.epochs is not None:
+            cfg.train.steps = None
+        cfg.validate()
+    else:
+        cfg = build_config(args)
+        if Path(args.out, "checkpoints").is_dir() and any(Path(args.out, "checkpoints").iterdir()):
+            raise SarcolorError(f"{args.out}: run folder already has checkpoints; use --resume or another --out")
+    result = run_training(cfg, args.out, resume=args.resume, progress=False if args.no_progress else None)
+    return 130 if result.interrupted else 0
+
+
+def expand_inputs(inputs: list[str]) -> list[Path]:
+    """Files, folders (their images, recursively) and glob patterns → sorted image paths."""
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        elif path.is_file():
+            files.append(path)
+        elif any(ch in item for ch in "*?["):
+            matches = sorted(Path(m) for m in glob.glob(item, recursive=True))
+            if not matches:
+                raise SarcolorError(f"{item}: no file matches this pattern")
+            files += [m for m in matches if m.is_file()]
+        else:
+            raise SarcolorError(f"{item}: no such file or folder")
+    if not files:
+        raise SarcolorError(f"no images found in {', '.join(inputs)}")
+    return files
+
+
+def colorize(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from sarcolor.inference.colorizer import Colorizer
+
+    files = expand_inputs(args.inputs)
+    out = Path(args.out)
+    single_file = len(files) == 1 and out.suffix.lower() == ".png"
+    targets = [out] if single_file else [out / f"{f.stem}.png" for f in files]
+    dupes = [t for t, n in Counter(targets).items() if n > 1]
+    if dupes:
+        raise SarcolorError(f"two inputs would both be written to {dupes[0]}; colorize them separately")
+    if not 0 <= args.overlap < 256:
+        raise SarcolorError(f"--overlap must be in [0, 255], got {args.overlap}")
+    colorizer = Colorizer(
+        args.checkpoint, args.device, train_mode=args.train_mode, overlap=args.overlap, batch_size=args.batch_size
+    )
+    for src, dst in tqdm(list(zip(files, targets, strict=True)), desc="colorize", unit="img", disable=True if args.no_progress else None):
+        rgb = colorizer.colorize(read_image(src))
+        write_rgb_png(dst, rgb)
+    print(f"colorized {len(files)} image(s) → {out}")
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    from sarcolor.evaluation.evaluate import evaluate as run_evaluation
+    from sarcolor.evaluation.evaluate import write_json
+
+    examples = Path(args.out).with_name(Path(args.out).stem + "_examples.png") if args.out else None
+    result = run_evaluation(
+        args.checkpoint,
+        args.data,
+        args.split,
+        device=args.device,
+        examples_path=examples,
+        progress=False if args.no_progress else None,
+    )
+    print(f"{result.checkpoint} on the {result.split} split of {result.data_root}")
+    print(result.table())
+    if args.out:
+        write_json(result, args.out)
+        print(f"scores → {args.out}; best/worst examples → {examples}")
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    from sarcolor.demo import run_demo
+
+    report = run_demo(
+        args.out,
+        steps=args.steps,
+        ngf=args.ngf,
+        seed=args.seed,
+        device=args.device,
+        progress=False if args.no_progress else None,
+    )
+    return 0 if report.beats_baseline else 1

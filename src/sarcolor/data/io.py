@@ -1,0 +1,157 @@
+"""Reading and writing image files.
+
+:func:`read_image` turns PNG, JPEG and 8/16-bit TIFF files (grey, grey+alpha, RGB, RGBA,
+palette, 1-bit) into float arrays in [0, 1]; alpha is dropped. Every failure becomes a
+:class:`~sarcolor.errors.SarcolorError` naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from sarcolor.errors import SarcolorError
+
+_MAX_BY_DTYPE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image as float32 in [0, 1].
+
+    Returns:
+        (H, W, C) float32 array, C = 1 (grey) or 3 (RGB).
+
+    Raises:
+        SarcolorError: the file is missing, unreadable, or of an unsupported kind.
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            img.load()
+            array = _from_pil(img)
+    except SarcolorError:
+        raise
+    except FileNotFoundError:
+        raise SarcolorError(f"{path}: file not found") from None
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            array = _read_with_rasterio(path)
+        else:
+            raise SarcolorError(f"{path}: cannot read image ({_reason(exc)})") from None
+    if array.shape[0] < 1 or array.shape[1] < 1:
+        raise SarcolorError(f"{path}: image is empty")
+    return array
+
+
+def _from_pil(img: Image.Image) -> np.ndarray:
+    mode = img.mode
+    if mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    elif mode == "1":
+        img = img.convert("L")
+    elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        img = img.convert("RGB")
+    array = np.asarray(img)
+    if img.mode in ("LA", "RGBA", "PA"):
+        array = array[..., :-1]  # drop alpha
+    if array.dtype in _MAX_BY_DTYPE:
+        out = array.astype(np.float32) / _MAX_BY_DTYPE[array.dtype]
+    elif img.mode == "I":  # PIL's 32-bit int mode holds 16-bit PNG/TIFF grey
+        if array.min() < 0 or array.max() > 65535:
+            raise SarcolorError(f"{img.filename}: 32-bit integer image; expected 8 or 16 bit")
+        out = array.astype(np.float32) / 65535.0
+    elif img.mode.startswith("I;16"):
+        out = array.astype(np.float32) / 65535.0
+    elif img.mode == "F":
+        out = _float_in_unit_range(array, img.filename)
+    else:
+        raise SarcolorError(f"{img.filename}: unsupported image mode {img.mode}")
+    return out[..., None] if out.ndim == 2 else out
+
+
+def _read_with_rasterio(path: Path) -> np.ndarray:
+    """TIFFs PIL cannot decode (16-bit RGB, multi-band, compressed GeoTIFF)."""
+    try:
+        import rasterio
+        from rasterio.errors import NotGeoreferencedWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path) as src:
+                bands = src.read()  # (C, H, W)
+    except Exception as exc:
+        raise SarcolorError(f"{path}: cannot read image ({_reason(exc)})") from None
+    if bands.shape[0] in (2, 4):  # grey+alpha, RGBA
+        bands = bands[:-1]
+    if bands.shape[0] not in (1, 3):
+        raise SarcolorError(f"{path}: {bands.shape[0]} bands; expected 1 (grey) or 3 (RGB)")
+    array = np.moveaxis(bands, 0, -1)
+    if array.dtype in _MAX_BY_DTYPE:
+        return array.astype(np.float32) / _MAX_BY_DTYPE[array.dtype]
+    if array.dtype.kind == "f":
+        return _float_in_unit_range(array, str(path))
+    raise SarcolorError(f"{path}: unsupported TIFF data type {array.dtype}")
+
+
+def _float_in_unit_range(array: np.ndarray, name: str | None) -> np.ndarray:
+    finite = array[np.isfinite(array)]
+    if finite.size and (finite.min() < 0 or finite.max() > 1):
+        raise SarcolorError(f"{name}: floating-point image outside [0, 1]")
+    return np.nan_to_num(array.astype(np.float32), nan=0.0)
+
+
+def check_image(path: str | Path) -> str | None:
+    """Cheap header check: ``None`` if PIL can identify the image, else the reason."""
+    try:
+        with Image.open(path) as img:
+            if img.width < 1 or img.height < 1:
+                return "image is empty"
+    except FileNotFoundError:
+        return "file not found"
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        if Path(path).suffix.lower() in (".tif", ".tiff"):
+            try:
+                read_image(path)
+                return None
+            except SarcolorError as err:
+                return str(err).split(": ", 1)[-1]
+        return _reason(exc)
+    return None
+
+
+def write_rgb_png(path: str | Path, rgb: np.ndarray) -> None:
+    """Write (H, W, 3) float in [0, 1] or uint8 as an RGB PNG, atomically."""
+    if rgb.dtype != np.uint8:
+        rgb = (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    image = Image.fromarray(rgb, mode="RGB") if rgb.ndim == 3 else Image.fromarray(rgb)
+    atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place.
+
+    A crash or Ctrl-C part-way leaves either the previous file or nothing under ``path``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text.replace(str(getattr(exc, "filename", "") or "\0"), "").strip(" :'\"") or text

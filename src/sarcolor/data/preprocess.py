@@ -1,0 +1,82 @@
+"""The one place where images become network tensors and network outputs become RGB.
+
+Every scaling choice lives here and is driven by :class:`~sarcolor.config.PreprocessConfig`,
+which is stored in each checkpoint, so training and inference always agree.
+
+* SAR input (``input='sar'``): the SEN1-2 PNGs hold VV backscatter in dB already scaled to
+  0–255 by the dataset authors; read as [0, 1] (:func:`sarcolor.data.io.read_image`), the grey
+  value ``g`` becomes ``2·g − 1`` in [-1, 1]. An RGB file is reduced to grey (ITU-R 601 luma,
+  exact for the three-identical-channel PNGs some SAR exports use).
+* L* input (``input='optical-l'``): CIE L*a*b* (D65, sRGB) of the optical image;
+  ``L*/50 − 1`` in [-1, 1].
+* Targets: ``rgb`` → ``2·rgb − 1``; ``lab`` → ``(L*/50 − 1, a*/110, b*/110)``;
+  ``ab`` → ``(a*/110, b*/110)``. sRGB colours have |a*|, |b*| < 110, so tanh outputs cover them.
+"""
+
+from __future__ import annotations
+
+import torch
+from kornia.color import lab_to_rgb, rgb_to_lab
+
+from sarcolor.config import PreprocessConfig
+
+AB_SCALE: float = 110.0
+L_SCALE: float = 50.0
+_LUMA = (0.299, 0.587, 0.114)
+
+
+def to_grey(image: torch.Tensor) -> torch.Tensor:
+    """(B, 1 or 3, H, W) in [0, 1] → (B, 1, H, W) luma."""
+    if image.shape[1] == 1:
+        return image
+    weights = image.new_tensor(_LUMA).view(1, 3, 1, 1)
+    return (image * weights).sum(dim=1, keepdim=True)
+
+
+def to_rgb(image: torch.Tensor) -> torch.Tensor:
+    """(B, 1 or 3, H, W) → (B, 3, H, W); grey is replicated."""
+    return image.expand(-1, 3, -1, -1) if image.shape[1] == 1 else image
+
+
+def encode_input(image: torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:
+    """The generator's input: (B, 1|3, H, W) in [0, 1] → (B, 1, H, W) in [-1, 1].
+
+    ``image`` is the SAR image for ``input='sar'`` and the optical image for ``optical-l``.
+    """
+    if cfg.input == "sar":
+        return to_grey(image) * 2.0 - 1.0
+    lightness = rgb_to_lab(to_rgb(image).clamp(0.0, 1.0))[:, :1]
+    return lightness / L_SCALE - 1.0
+
+
+def encode_target(rgb: torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:
+    """The generator's target: (B, 3, H, W) sRGB in [0, 1] → (B, out_channels, H, W) in [-1, 1]."""
+    if cfg.target == "rgb":
+        return rgb * 2.0 - 1.0
+    lab = rgb_to_lab(rgb.clamp(0.0, 1.0))
+    ab = lab[:, 1:] / AB_SCALE
+    if cfg.target == "ab":
+        return ab
+    return torch.cat([lab[:, :1] / L_SCALE - 1.0, ab], dim=1)
+
+
+def decode_output(output: torch.Tensor, net_input: torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:
+    """Generator output (B, out_channels, H, W) → sRGB (B, 3, H, W) in [0, 1].
+
+    ``net_input`` is the encoded input (B, 1, H, W); ``ab`` mode takes L* from it.
+    """
+    if cfg.target == "rgb":
+        return ((output + 1.0) * 0.5).clamp(0.0, 1.0)
+    if cfg.target == "ab":
+        lightness = (net_input[:, :1] + 1.0) * L_SCALE
+        ab = output[:, :2] * AB_SCALE
+    else:
+        lightness = (output[:, :1] + 1.0) * L_SCALE
+        ab = output[:, 1:3] * AB_SCALE
+    lab = torch.cat([lightness.clamp(0.0, 100.0), ab], dim=1)
+    return lab_to_rgb(lab, clip=True)
+
+
+def source_sensor(cfg: PreprocessConfig) -> str:
+    """Which image of a pair feeds the generator: ``s1`` (SAR) or ``s2`` (optical, for L*)."""
+    return "s1" if cfg.input == "sar" else "s2"

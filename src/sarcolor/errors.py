@@ -1,0 +1,12 @@
+"""The project's own error type.
+
+Everything a user can cause (bad files, bad options, missing checkpoints) is raised as
+:class:`SarcolorError` with a one-line message that names the file and the problem; the CLI
+prints that line instead of a traceback (``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+
+class SarcolorError(Exception):
+    """A problem with the user's input, files or options (not a bug in sarcolor)."""

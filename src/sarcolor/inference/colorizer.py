@@ -1,0 +1,88 @@
+"""Colorizing images with a trained generator loaded from a checkpoint alone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from sarcolor.config import Config
+from sarcolor.data.preprocess import decode_output, encode_input
+from sarcolor.inference.tiling import Blender, blend_window, pad_to_plan, plan_tiles
+from sarcolor.models import UNetGenerator
+from sarcolor.training.checkpoint import CheckpointMeta, load_modules, read_meta, resolve_checkpoint
+from sarcolor.runtime import resolve_device
+
+TILE = 256
+
+
+class Colorizer:
+    """A generator with the preprocessing it was trained with.
+
+    Args:
+        checkpoint: a checkpoint file or a run folder (its latest checkpoint).
+        device: ``auto``, ``cpu`` or ``cuda``.
+        train_mode: keep pix2pix's test-time behaviour (dropout on, batch statistics) for its
+            stochastic look; by default the generator runs in eval mode.
+        overlap: tile overlap in pixels for images that are not one tile.
+        batch_size: tiles per forward pass.
+
+    Example:
+        >>> c = Colorizer("runs/demo")                       # doctest: +SKIP
+        >>> rgb = c.colorize(read_image("scene_s1.png"))     # (H, W, 3) in [0, 1]
+    """
+
+    def __init__(
+        self,
+        checkpoint: str | Path,
+        device: str = "auto",
+        *,
+        train_mode: bool = False,
+        overlap: int = 64,
+        batch_size: int = 8,
+    ) -> None:
+        self.path = resolve_checkpoint(checkpoint)
+        self.meta: CheckpointMeta = read_meta(self.path)
+        cfg = self.config
+        self.device = resolve_device(device)
+        self.generator = UNetGenerator(cfg.preprocess.in_channels, cfg.preprocess.out_channels, cfg.model.ngf)
+        load_modules(self.path, {"G": self.generator})
+        self.generator.to(self.device).train(train_mode)
+        self.overlap, self.batch_size = overlap, batch_size
+        self.window = blend_window(TILE, overlap)
+
+    @property
+    def config(self) -> Config:
+        return self.meta.config
+
+    def colorize(self, image: np.ndarray) -> np.ndarray:
+        """(H, W, C) float in [0, 1] (C = 1 or 3) → (H, W, 3) sRGB float in [0, 1]."""
+        return self.colorize_many([image])[0]
+
+    @torch.inference_mode()
+    def colorize_many(self, images: Sequence[np.ndarray], progress: bool = False) -> list[np.ndarray]:
+        """Colorize several images, batching tiles across them."""
+        plans = [plan_tiles(im.shape[0], im.shape[1], TILE, self.overlap) for im in images]
+        blenders = [Blender(p, 3, self.window) for p in plans]
+        padded = [pad_to_plan(im, p) for im, p in zip(images, plans, strict=True)]
+        jobs = [(i, o) for i, p in enumerate(plans) for o in p.origins]
+        bar = tqdm(total=len(jobs), desc="tiles", unit="tile", disable=not progress, leave=False)
+        for chunk in _chunks(jobs, self.batch_size):
+            tiles = np.stack([padded[i][t : t + TILE, l : l + TILE] for i, (t, l) in chunk])
+            x = torch.from_numpy(tiles).permute(0, 3, 1, 2).to(self.device)
+            net_in = encode_input(x, self.config.preprocess)
+            rgb = decode_output(self.generator(net_in), net_in, self.config.preprocess)
+            out = rgb.permute(0, 2, 3, 1).float().cpu().numpy()
+            for (i, origin), tile_rgb in zip(chunk, out, strict=True):
+                blenders[i].add(origin, tile_rgb)
+            bar.update(len(chunk))
+        bar.close()
+        return [b.result() for b in blenders]
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,14 @@
+"""Networks and losses of pix2pix (Isola et al., 2017, arXiv:1611.07004)."""
+
+from sarcolor.models.discriminator import PatchDiscriminator
+from sarcolor.models.generator import UNetGenerator
+from sarcolor.models.init import init_weights
+from sarcolor.models.losses import discriminator_loss, generator_loss
+
+__all__ = [
+    "PatchDiscriminator",
+    "UNetGenerator",
+    "discriminator_loss",
+    "generator_loss",
+    "init_weights",
+]

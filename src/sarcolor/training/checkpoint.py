@@ -1,0 +1,191 @@
+"""Checkpoints: one safetensors file per save, never pickle.
+
+A checkpoint ``RUN_DIR/checkpoints/step_0001000.safetensors`` holds
+
+* tensors ``G.*`` and ``D.*`` (state dicts), ``optim.G.*`` / ``optim.D.*`` (Adam moments),
+  ``rng.torch`` (the CPU generator state) and ``rng.cuda.N`` when CUDA is used;
+* string metadata: ``format``, ``config`` (JSON of :class:`~sarcolor.config.Config`),
+  ``step``, ``split`` (scene ids per split), ``stats`` (e.g. the mean training colour) and the
+  JSON parts of the optimizer states.
+
+Inference reads only ``G.*`` and the metadata, so a checkpoint alone is enough to colorize.
+Writes go through :func:`~sarcolor.data.io.atomic_write`: a crash never leaves a broken file
+under a checkpoint's name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from sarcolor.config import Config
+from sarcolor.data.io import atomic_write
+from sarcolor.errors import SarcolorError
+
+FORMAT = "sarcolor-checkpoint/1"
+CHECKPOINT_DIR = "checkpoints"
+_STEP_NAME = re.compile(r"^step_(\d+)\.safetensors$")
+
+
+@dataclass
+class CheckpointMeta:
+    """The metadata part of a checkpoint."""
+
+    config: Config
+    step: int
+    split: dict[str, list[str]] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def checkpoint_path(run_dir: str | Path, step: int) -> Path:
+    return Path(run_dir) / CHECKPOINT_DIR / f"step_{step:07d}.safetensors"
+
+
+def list_checkpoints(run_dir: str | Path) -> list[Path]:
+    """A run's checkpoints, oldest first (by step)."""
+    folder = Path(run_dir) / CHECKPOINT_DIR
+    if not folder.is_dir():
+        return []
+    found = [(int(m[1]), p) for p in folder.iterdir() if (m := _STEP_NAME.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint file, or a RUN_DIR (→ its latest checkpoint)."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    if path.is_dir():
+        found = list_checkpoints(path) or sorted(path.glob("*.safetensors"))
+        if not found:
+            raise SarcolorError(f"{path}: no checkpoints in this folder (expected {CHECKPOINT_DIR}/step_*.safetensors)")
+        return found[-1]
+    raise SarcolorError(f"{path}: checkpoint not found")
+
+
+def save_checkpoint(
+    path: str | Path,
+    meta: CheckpointMeta,
+    modules: dict[str, nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer] | None = None,
+) -> Path:
+    """Write a checkpoint atomically. ``modules`` e.g. ``{"G": g, "D": d}``."""
+    tensors: dict[str, torch.Tensor] = {}
+    metadata = {
+        "format": FORMAT,
+        "config": meta.config.to_json(),
+        "step": str(meta.step),
+        "split": json.dumps(meta.split),
+        "stats": json.dumps(meta.stats),
+    }
+    for prefix, module in modules.items():
+        for key, value in module.state_dict().items():
+            tensors[f"{prefix}.{key}"] = value.detach().cpu().contiguous()
+    for prefix, opt in (optimizers or {}).items():
+        state = opt.state_dict()
+        scalars: dict[str, dict[str, Any]] = {}
+        for index, pstate in state["state"].items():
+            for key, value in pstate.items():
+                if torch.is_tensor(value) and value.dim() > 0:
+                    tensors[f"optim.{prefix}.{index}.{key}"] = value.detach().cpu().contiguous()
+                else:
+                    scalars.setdefault(str(index), {})[key] = float(value)
+        metadata[f"optim.{prefix}"] = json.dumps({"param_groups": state["param_groups"], "scalars": scalars})
+    tensors["rng.torch"] = torch.get_rng_state()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = s
+    path = Path(path)
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+    return path
+
+
+def read_meta(path: str | Path) -> CheckpointMeta:
+    """The metadata of a checkpoint (no tensors are read)."""
+    path = Path(path)
+    with _open(path) as f:
+        return _meta(path, f.metadata() or {})
+
+
+def load_modules(path: str | Path, modules: dict[str, nn.Module]) -> CheckpointMeta:
+    """Load the state dicts of ``modules`` (e.g. ``{"G": g}``) from a checkpoint."""
+    path = Path(path)
+    with _open(path) as f:
+        meta = _meta(path, f.metadata() or {})
+        keys = list(f.keys())
+        for prefix, module in modules.items():
+            state = {k[len(prefix) + 1 :]: f.get_tensor(k) for k in keys if k.startswith(prefix + ".")}
+            if not state:
+                raise SarcolorError(f"{path}: checkpoint holds no {prefix} weights")
+            try:
+                module.load_state_dict(state)
+            except RuntimeError as exc:
+                first = str(exc).splitlines()[0]
+                raise SarcolorError(f"{path}: {prefix} weights do not fit the model ({first})") from None
+    return meta
+
+
+def load_training_state(
+    path: str | Path, optimizers: dict[str, torch.optim.Optimizer], device: torch.device
+) -> None:
+    """Restore optimizer moments and RNG states saved by :func:`save_checkpoint`."""
+    path = Path(path)
+    with _open(path) as f:
+        metadata = f.metadata() or {}
+        keys = list(f.keys())
+        for prefix, opt in optimizers.items():
+            if f"optim.{prefix}" not in metadata:
+                raise SarcolorError(f"{path}: no optimizer state for {prefix}; cannot resume from it")
+            saved = json.loads(metadata[f"optim.{prefix}"])
+            state: dict[int, dict[str, Any]] = {}
+            head = f"optim.{prefix}."
+            for key in keys:
+                if key.startswith(head):
+                    index, name = key[len(head) :].split(".", 1)
+                    state.setdefault(int(index), {})[name] = f.get_tensor(key).to(device)
+            for index, values in saved["scalars"].items():
+                for name, value in values.items():
+                    state.setdefault(int(index), {})[name] = torch.tensor(value)
+            opt.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
+        torch.set_rng_state(f.get_tensor("rng.torch"))
+        cuda_keys = sorted(k for k in keys if k.startswith("rng.cuda."))
+        if cuda_keys and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([f.get_tensor(k) for k in cuda_keys])
+
+
+def prune_checkpoints(run_dir: str | Path, keep: int) -> None:
+    """Delete all but the ``keep`` newest checkpoints of a run."""
+    for old in list_checkpoints(run_dir)[:-keep]:
+        old.unlink(missing_ok=True)
+
+
+def _open(path: Path):
+    if not path.is_file():
+        raise SarcolorError(f"{path}: checkpoint not found")
+    try:
+        return safe_open(str(path), framework="pt", device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise SarcolorError(f"{path}: not a sarcolor safetensors checkpoint ({exc})") from None
+
+
+def _meta(path: Path, metadata: dict[str, str]) -> CheckpointMeta:
+    if metadata.get("format") != FORMAT:
+        raise SarcolorError(f"{path}: not a sarcolor checkpoint (format {metadata.get('format')!r})")
+    try:
+        config = Config.from_dict(json.loads(metadata["config"]), source=str(path)).validate()
+        return CheckpointMeta(
+            config=config,
+            step=int(metadata["step"]),
+            split=json.loads(metadata.get("split", "{}")),
+            stats=json.loads(metadata.get("stats", "{}")),
+        )
+    except (KeyError, ValueError) as exc:
+        raise SarcolorError(f"{path}: damaged checkpoint metadata ({exc})") from None

@@ -1,0 +1,110 @@
+"""One pix2pix training step, as in the paper: forward G; update D on (real, detached fake);
+update G on adversarial + λ·L1 with D frozen."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from sarcolor.config import Config
+from sarcolor.errors import SarcolorError
+from sarcolor.models import (
+    PatchDiscriminator,
+    UNetGenerator,
+    discriminator_loss,
+    generator_loss,
+    init_weights,
+)
+
+
+class NonFiniteLossError(SarcolorError):
+    """A loss became NaN or infinite; the step was not applied."""
+
+
+def build_networks(cfg: Config) -> tuple[UNetGenerator, PatchDiscriminator]:
+    """The generator and discriminator of a configuration, initialised N(0, 0.02)."""
+    pre = cfg.preprocess
+    g = UNetGenerator(pre.in_channels, pre.out_channels, cfg.model.ngf)
+    d = PatchDiscriminator(pre.in_channels + pre.out_channels, cfg.model.ndf)
+    init_weights(g)
+    init_weights(d)
+    return g, d
+
+
+class Pix2Pix:
+    """The two networks, their optimizers and the learning-rate schedule.
+
+    Args:
+        cfg: the run configuration (widths, learning rate, λ, schedule).
+        total_steps: length of the run, for the linear learning-rate decay.
+        device: where the networks live.
+    """
+
+    LOSSES: tuple[str, ...] = ("D_real", "D_fake", "D", "G_GAN", "G_L1", "G")
+
+    def __init__(self, cfg: Config, total_steps: int, device: torch.device) -> None:
+        self.cfg, self.device, self.total_steps = cfg, device, total_steps
+        self.G, self.D = (net.to(device) for net in build_networks(cfg))
+        t = cfg.train
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=t.lr, betas=(t.beta1, t.beta2))
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=t.lr, betas=(t.beta1, t.beta2))
+        decay_start = total_steps - int(round(t.lr_decay_fraction * total_steps))
+        factor = lambda step: lr_factor(step, decay_start, total_steps)  # noqa: E731
+        self.schedulers = [
+            torch.optim.lr_scheduler.LambdaLR(opt, factor) for opt in (self.opt_G, self.opt_D)
+        ]
+
+    @property
+    def lr(self) -> float:
+        return float(self.opt_G.param_groups[0]["lr"])
+
+    def set_step(self, step: int) -> None:
+        """Put the learning-rate schedule at ``step`` (after resuming)."""
+        for sched in self.schedulers:
+            sched.last_epoch = step
+            for group, lr in zip(sched.optimizer.param_groups, sched.get_lr(), strict=True):
+                group["lr"] = lr
+
+    def train_step(self, net_input: torch.Tensor, target: torch.Tensor, step: int) -> dict[str, float]:
+        """One optimisation step on (B, 1, H, W) inputs and (B, C, H, W) targets in [-1, 1]."""
+        self.G.train()
+        self.D.train()
+        fake = self.G(net_input)
+
+        self.D.requires_grad_(True)
+        self.opt_D.zero_grad(set_to_none=True)
+        real_logits = self.D(torch.cat([net_input, target], dim=1))
+        fake_logits = self.D(torch.cat([net_input, fake.detach()], dim=1))
+        d_losses = discriminator_loss(real_logits, fake_logits)
+        _check_finite(d_losses, step)
+        d_losses["D"].backward()
+        self.opt_D.step()
+
+        self.D.requires_grad_(False)
+        self.opt_G.zero_grad(set_to_none=True)
+        g_losses = generator_loss(
+            self.D(torch.cat([net_input, fake], dim=1)), fake, target, self.cfg.train.lambda_l1
+        )
+        _check_finite(g_losses, step)
+        g_losses["G"].backward()
+        self.opt_G.step()
+        for sched in self.schedulers:
+            sched.step()
+        return {k: float(v.detach()) for k, v in {**d_losses, **g_losses}.items()}
+
+
+def lr_factor(step: int, decay_start: int, total_steps: int) -> float:
+    """pix2pix's schedule: 1 until ``decay_start``, then linearly down to 0 at ``total_steps``."""
+    if step < decay_start or total_steps <= decay_start:
+        return 1.0
+    return max(0.0, (total_steps - step) / (total_steps - decay_start))
+
+
+def _check_finite(losses: dict[str, torch.Tensor], step: int) -> None:
+    bad = [k for k, v in losses.items() if not math.isfinite(float(v.detach()))]
+    if bad:
+        raise NonFiniteLossError(
+            f"non-finite loss ({', '.join(bad)}) at step {step}; the step was not applied. "
+            "Lower --lr or check the data for NaN"
+        )

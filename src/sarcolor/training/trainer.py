@@ -1,0 +1,312 @@
+"""The training loop: data → steps → logs, samples and checkpoints in a run folder.
+
+RUN_DIR after a run::
+
+    config.yaml          the resolved configuration
+    split.json           scene ids and pair names of train / val / test
+    metrics.jsonl        one JSON object per logged step: losses, lr, images/s
+    samples/step_*.png   input | generated | optical on a fixed held-out batch
+    checkpoints/step_*.safetensors
+    loss_curve.png
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from sarcolor.config import Config, TrainConfig
+from sarcolor.data.dataset import Augment, EpochBatchSampler, PairDataset
+from sarcolor.data.discovery import Discovery, Pair, discover_pairs
+from sarcolor.data.io import atomic_write
+from sarcolor.data.preprocess import decode_output
+from sarcolor.data.split import select_split, split_scenes
+from sarcolor.data.stats import mean_colour
+from sarcolor.errors import SarcolorError
+from sarcolor.runtime import resolve_device
+from sarcolor.evaluation.figures import image_grid, plot_losses, read_metrics_log, save_image
+from sarcolor.training.checkpoint import (
+    CheckpointMeta,
+    checkpoint_path,
+    load_modules,
+    load_training_state,
+    prune_checkpoints,
+    read_meta,
+    resolve_checkpoint,
+    save_checkpoint,
+)
+from sarcolor.training.pix2pix import Pix2Pix
+
+DEFAULT_EPOCHS = 10
+Echo = Callable[[str], None]
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    checkpoint: Path
+    step: int
+    total_steps: int
+    interrupted: bool = False
+
+
+def total_steps_for(train: TrainConfig, train_pairs: int) -> int:
+    """``--steps`` as given, or ``--epochs`` (default 10) × batches per epoch."""
+    if train.steps is not None:
+        return train.steps
+    epochs = train.epochs if train.epochs is not None else DEFAULT_EPOCHS
+    return epochs * max(1, train_pairs // train.batch_size)
+
+
+def find_data(cfg: Config, echo: Echo = print) -> Discovery:
+    """Discover the configured pairs, filtered by terrain, and warn about loose files."""
+    if not cfg.data.root:
+        raise SarcolorError("no data folder: give --data DIR")
+    found = discover_pairs(cfg.data.root).filter_terrains(cfg.data.terrains)
+    for problem in found.problems:
+        echo(f"warning: {problem}")
+    if found.unpaired:
+        echo(f"warning: {len(found.unpaired)} unpaired file(s) ignored, e.g. {found.unpaired[0]}")
+    if not found.pairs:
+        raise SarcolorError(f"{cfg.data.root}: no complete SAR/optical pairs found")
+    return found
+
+
+def default_workers(requested: int) -> int:
+    if requested >= 0:
+        return requested
+    return max(1, min(4, (os.cpu_count() or 1) // 2))
+
+
+def train(
+    cfg: Config,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool | None = None,
+    echo: Echo = print,
+) -> TrainResult:
+    """Train (or resume) a pix2pix model; see the module docstring for what is written.
+
+    Args:
+        cfg: the configuration (on resume, the checkpoint's configuration with any changed
+            step/epoch budget).
+        run_dir: the run folder.
+        resume: continue from the latest checkpoint in ``run_dir``.
+        progress: show a progress bar (``None``: only on a terminal).
+        echo: where status lines go.
+    """
+    run_dir = Path(run_dir)
+    cfg.validate()
+    device = resolve_device(cfg.train.device)
+    found = find_data(cfg, echo)
+
+    start_step, ckpt = 0, None
+    if resume:
+        ckpt = resolve_checkpoint(run_dir)
+        meta = read_meta(ckpt)
+        start_step, split, stats = meta.step, meta.split, meta.stats
+        echo(f"resuming from step {start_step} ({ckpt})")
+    else:
+        split = split_scenes(found.pairs, cfg.data.val_fraction, cfg.data.test_fraction, cfg.data.split_seed)
+    train_pairs = select_split(found.pairs, split, "train")
+    if not train_pairs:
+        raise SarcolorError(f"{cfg.data.root}: the train split holds no pairs")
+    if not resume:
+        stats = {"mean_rgb": mean_colour(train_pairs, progress=bool(progress)), "train_pairs": len(train_pairs)}
+    total = total_steps_for(cfg.train, len(train_pairs))
+    if start_step >= total:
+        raise SarcolorError(f"{ckpt}: already at step {start_step} of {total}; raise --steps to continue")
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(run_dir / "config.yaml", lambda tmp: tmp.write_text(cfg.to_yaml()))
+    _write_split(run_dir / "split.json", found.pairs, split)
+    echo(_describe(cfg, found, split, total, device))
+
+    torch.manual_seed(cfg.train.seed)
+    model = Pix2Pix(cfg, total, device)
+    if ckpt is not None:
+        load_modules(ckpt, {"G": model.G, "D": model.D})
+        load_training_state(ckpt, {"G": model.opt_G, "D": model.opt_D}, device)
+        model.set_step(start_step)
+
+    augment = Augment(cfg.data.flip, cfg.data.rotate90, cfg.data.jitter)
+    dataset = PairDataset(train_pairs, cfg.preprocess, cfg.data.crop_size, augment)
+    sampler = EpochBatchSampler(len(dataset), cfg.train.batch_size, cfg.train.seed, start_step)
+    loader = DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        num_workers=default_workers(cfg.data.num_workers),
+        pin_memory=device.type == "cuda",
+        # Its own generator: creating the iterator must not draw from the global RNG, whose
+        # state (dropout masks) is restored on resume.
+        generator=torch.Generator().manual_seed(cfg.train.seed),
+    )
+    held_out = select_split(found.pairs, split, "val") or select_split(found.pairs, split, "test")
+    sample_batch = _fixed_batch(held_out or train_pairs, cfg)
+    meta = CheckpointMeta(cfg, start_step, split, stats)
+    writer = _tensorboard(run_dir, echo) if cfg.train.tensorboard else None
+
+    step, saved = start_step, ckpt
+    window: dict[str, list[float]] = {}
+    t_window, n_window = time.perf_counter(), 0
+    bar = tqdm(total=total, initial=start_step, desc="train", unit="step", disable=None if progress is None else not progress, dynamic_ncols=True)
+    batches: Iterator[dict] = iter(loader)
+    with _stop_on_signal() as stop:
+        try:
+            while step < total:
+                batch = next(batches)
+                x = batch["input"].to(device, non_blocking=True)
+                y = batch["target"].to(device, non_blocking=True)
+                losses = model.train_step(x, y, step)
+                step += 1
+                n_window += x.shape[0]
+                for k, v in losses.items():
+                    window.setdefault(k, []).append(v)
+                bar.update(1)
+                bar.set_postfix({k: f"{losses[k]:.3f}" for k in ("D", "G_GAN", "G_L1")}, refresh=False)
+                last = step == total
+                record: dict | None = None
+                if step % cfg.train.log_every == 0 or last:
+                    elapsed = time.perf_counter() - t_window
+                    record = {"step": step, **{k: float(np.mean(v)) for k, v in window.items()}}
+                    record.update(lr=model.lr, images_per_s=n_window / max(elapsed, 1e-9))
+                    window, t_window, n_window = {}, time.perf_counter(), 0
+                if sample_batch is not None and (step % cfg.train.sample_every == 0 or last):
+                    val_l1 = _write_samples(model, sample_batch, cfg, run_dir / "samples" / f"step_{step:07d}.png")
+                    record = record or {"step": step}
+                    record["val_L1"] = val_l1
+                if record is not None:
+                    _append_jsonl(run_dir / "metrics.jsonl", record)
+                    if writer is not None:
+                        for k, v in record.items():
+                            if k != "step":
+                                writer.add_scalar(k, v, step)
+                if step % cfg.train.checkpoint_every == 0 or last or stop.requested:
+                    meta.step = step
+                    saved = _checkpoint(run_dir, meta, model, cfg.train.keep_checkpoints)
+                if stop.requested:
+                    break
+        finally:
+            bar.close()
+            if writer is not None:
+                writer.close()
+    plot_losses(read_metrics_log(run_dir / "metrics.jsonl"), run_dir / "loss_curve.png")
+    assert saved is not None
+    if stop.requested and step < total:
+        echo(
+            f"interrupted at step {step}/{total}: saved {saved}\n"
+            f"continue with: sarcolor train --out {run_dir} --resume"
+        )
+        return TrainResult(run_dir, saved, step, total, interrupted=True)
+    echo(f"done: {step} steps; checkpoint {saved}")
+    return TrainResult(run_dir, saved, step, total)
+
+
+def _checkpoint(run_dir: Path, meta: CheckpointMeta, model: Pix2Pix, keep: int) -> Path:
+    path = save_checkpoint(
+        checkpoint_path(run_dir, meta.step),
+        meta,
+        {"G": model.G, "D": model.D},
+        {"G": model.opt_G, "D": model.opt_D},
+    )
+    prune_checkpoints(run_dir, keep)
+    plot_losses(read_metrics_log(run_dir / "metrics.jsonl"), run_dir / "loss_curve.png")
+    return path
+
+
+def _fixed_batch(pairs: list[Pair], cfg: Config, size: int = 4) -> dict | None:
+    if not pairs:
+        return None
+    dataset = PairDataset(pairs[:: max(1, len(pairs) // size)][:size], cfg.preprocess, cfg.data.crop_size)
+    items = [dataset[i] for i in range(len(dataset))]
+    return {k: torch.stack([it[k] for it in items]) for k in ("input", "target", "rgb")}
+
+
+@torch.no_grad()
+def _write_samples(model: Pix2Pix, batch: dict, cfg: Config, path: Path) -> float:
+    """Save input | generated | optical for the fixed batch; return its L1 in eval mode."""
+    model.G.eval()
+    x = batch["input"].to(model.device)
+    out = model.G(x)
+    l1 = float((out - batch["target"].to(model.device)).abs().mean())
+    rgb = decode_output(out, x, cfg.preprocess).cpu().numpy().transpose(0, 2, 3, 1)
+    inputs = ((batch["input"] + 1) / 2).numpy().transpose(0, 2, 3, 1)
+    truth = batch["rgb"].numpy().transpose(0, 2, 3, 1)
+    rows = [[inputs[i], rgb[i], truth[i]] for i in range(len(rgb))]
+    label = "SAR" if cfg.preprocess.input == "sar" else "L*"
+    save_image(image_grid(rows, (label, "generated", "optical")), path)
+    model.G.train()
+    return l1
+
+
+def _write_split(path: Path, pairs: list[Pair], split: dict[str, list[str]]) -> None:
+    body = {
+        name: {"scenes": scenes, "pairs": [p.name for p in select_split(pairs, split, name)]}
+        for name, scenes in split.items()
+    }
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(body, indent=1)))
+
+
+def _append_jsonl(path: Path, record: dict) -> None:
+    with open(path, "a") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
+def _describe(cfg: Config, found: Discovery, split: dict[str, list[str]], total: int, device: torch.device) -> str:
+    counts = {k: len(select_split(found.pairs, split, k)) for k in split}
+    lines = [
+        "sarcolor train — resolved configuration:",
+        *("  " + line for line in cfg.to_yaml().rstrip().splitlines()),
+        f"data: {len(found.pairs)} pairs ({found.layout} layout); "
+        + ", ".join(f"{k} {v} pairs / {len(split[k])} scenes" for k, v in counts.items()),
+        f"device: {device}; steps: {total}",
+    ]
+    return "\n".join(lines)
+
+
+def _tensorboard(run_dir: Path, echo: Echo):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        echo("warning: --tensorboard given but the tensorboard package is not installed; skipping")
+        return None
+    return SummaryWriter(str(run_dir / "tensorboard"))
+
+
+class _StopFlag:
+    requested = False
+
+
+@contextmanager
+def _stop_on_signal() -> Iterator[_StopFlag]:
+    """First Ctrl-C / SIGTERM: finish the step, checkpoint, stop. A second one aborts at once."""
+    flag = _StopFlag()
+
+    def handler(signum: int, frame: object) -> None:
+        if flag.requested:
+            raise KeyboardInterrupt
+        flag.requested = True
+        tqdm.write(f"{signal.Signals(signum).name}: saving a checkpoint after this step (again to abort)")
+
+    try:
+        previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: leave signals alone
+        yield flag
+        return
+    try:
+        yield flag
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
