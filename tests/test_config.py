@@ -18,8 +18,14 @@ def parse(*argv: str):
 
 def test_flags_override_yaml(tmp_path: Path):
     path = tmp_path / "c.yaml"
-    path.write_text("model: {ngf: 32}\ntrain: {steps: 50, batch_size: 4, lr: 0.001}\npreprocess: {input: optical-l, target: ab}\n")
-    cfg = build_config(parse("--config", str(path), "--batch-size", "2", "--terrain", "agri", "--terrain", "urban"))
+    path.write_text(
+        "model: {ngf: 32}\n"
+        "train: {steps: 50, batch_size: 4, lr: 0.001}\n"
+        "preprocess: {input: optical-l, target: ab}\n"
+    )
+    cfg = build_config(
+        parse("--config", str(path), "--batch-size", "2", "--terrain", "agri", "--terrain", "urban")
+    )
     assert cfg.model.ngf == 32 and cfg.train.steps == 50 and cfg.train.lr == 0.001
     assert cfg.train.batch_size == 2
     assert cfg.data.terrains == ["agri", "urban"]

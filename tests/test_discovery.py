@@ -36,7 +36,9 @@ def test_kaggle_file_list_gives_4x4000_pairs(kaggle_tree: Path):
     found = discover_pairs(kaggle_tree)
     assert found.layout == "kaggle"
     assert len(found.pairs) == 16_000
-    assert Counter(p.terrain for p in found.pairs) == {t: 4000 for t in ("agri", "barrenland", "grassland", "urban")}
+    assert Counter(p.terrain for p in found.pairs) == {
+        t: 4000 for t in ("agri", "barrenland", "grassland", "urban")
+    }
     assert found.unpaired == [] and found.problems == []
     for pair in found.pairs[::997]:
         assert pair.s1.name.replace("_s1_", "_s2_") == pair.s2.name
@@ -52,7 +54,11 @@ def test_kaggle_split_keeps_scenes_apart(kaggle_tree: Path, kaggle_filelist: Pat
     assert (len(groups), len(scenes)) == (32, 30)  # scenes 115 and 144 sit under two terrains
     split = split_scenes(found.pairs, 0.1, 0.1, seed=0)
     sets = {k: set(v) for k, v in split.items()}
-    assert not (sets["train"] & sets["val"]) and not (sets["train"] & sets["test"]) and not (sets["val"] & sets["test"])
+    assert (
+        not (sets["train"] & sets["val"])
+        and not (sets["train"] & sets["test"])
+        and not (sets["val"] & sets["test"])
+    )
     assert sum(map(len, sets.values())) == len(scenes)
     by_split = {k: select_split(found.pairs, split, k) for k in split}
     assert sum(map(len, by_split.values())) == 16_000
@@ -162,7 +168,10 @@ def test_cli_data_json(real_sen12: Path, tmp_path: Path, capsys: pytest.CaptureF
     assert report["total_pairs"] == 2
     assert report["pairs_per_terrain"] == {"agri": 1, "grassland": 1}
     assert sum(report["pairs_per_split"].values()) == 2
-    assert sorted(sum(report["scenes_per_split"].values(), [])) == ["ROIs1868_summer_59", "ROIs1970_fall_11"]
+    assert sorted(s for ids in report["scenes_per_split"].values() for s in ids) == [
+        "ROIs1868_summer_59",
+        "ROIs1970_fall_11",
+    ]
     assert report["unpaired"] == [str(tmp_path / "v_2" / "agri" / "s1" / "ROIs1868_summer_s1_59_p31.png")]
     assert [u["file"] for u in report["unreadable"]] == [str(broken)]
     assert any("urban" in p and "no s1/" in p for p in report["problems"])

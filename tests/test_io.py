@@ -21,15 +21,25 @@ def test_real_sen12_pngs(real_sen12: Path):
     sar = read_image(real_sen12 / "agri" / "s1" / "ROIs1868_summer_s1_59_p30.png")
     opt = read_image(real_sen12 / "agri" / "s2" / "ROIs1868_summer_s2_59_p30.png")
     assert sar.shape == (256, 256, 1) and opt.shape == (256, 256, 3)
-    assert sar.dtype == np.float32 and 0 <= sar.min() and sar.max() <= 1
+    assert sar.dtype == np.float32 and sar.min() >= 0 and sar.max() <= 1
     raw = np.asarray(Image.open(real_sen12 / "agri" / "s1" / "ROIs1868_summer_s1_59_p30.png"))
     np.testing.assert_allclose(sar[..., 0] * 255, raw, atol=1e-3)
 
 
 @pytest.mark.parametrize(
     ("mode", "suffix", "channels"),
-    [("L", ".png", 1), ("RGB", ".png", 3), ("RGBA", ".png", 3), ("LA", ".png", 1), ("P", ".png", 3),
-     ("1", ".png", 1), ("L", ".jpg", 1), ("RGB", ".jpg", 3), ("L", ".tif", 1), ("RGB", ".tif", 3)],
+    [
+        ("L", ".png", 1),
+        ("RGB", ".png", 3),
+        ("RGBA", ".png", 3),
+        ("LA", ".png", 1),
+        ("P", ".png", 3),
+        ("1", ".png", 1),
+        ("L", ".jpg", 1),
+        ("RGB", ".jpg", 3),
+        ("L", ".tif", 1),
+        ("RGB", ".tif", 3),
+    ],
 )
 def test_8bit_kinds(tmp_path: Path, mode: str, suffix: str, channels: int):
     g = (gradient() * 255).astype(np.uint8)
@@ -68,7 +78,11 @@ def test_16bit_rgb_tiff_via_rasterio(tmp_path: Path):
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(b"", "cannot read image"), (b"hello, not an image", "cannot read image"), (None, "file not found")],
+    [
+        (b"", "cannot read image"),
+        (b"hello, not an image", "cannot read image"),
+        (None, "file not found"),
+    ],
 )
 def test_bad_files_name_the_file(tmp_path: Path, content: bytes | None, message: str):
     path = tmp_path / "bad.png"

@@ -14,7 +14,13 @@ from sarcolor.evaluation.metrics import pixel_metrics
 def reference(pred: np.ndarray, target: np.ndarray) -> tuple[float, float]:
     psnr = peak_signal_noise_ratio(target, pred, data_range=1.0)
     ssim = structural_similarity(
-        target, pred, data_range=1.0, channel_axis=-1, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+        target,
+        pred,
+        data_range=1.0,
+        channel_axis=-1,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
     )
     return psnr, ssim
 
@@ -43,7 +49,9 @@ def test_scores_are_per_image_not_pooled():
     p[0] += 0.01
     p[1] += 0.2
     ours = pixel_metrics(as_batch(*p), as_batch(*t))["psnr"]
-    assert float(ours[0]) == pytest.approx(40.0, abs=1e-4) and float(ours[1]) == pytest.approx(20 * np.log10(5), abs=1e-4)
+    assert float(ours[0]) == pytest.approx(40.0, abs=1e-4) and float(ours[1]) == pytest.approx(
+        20 * np.log10(5), abs=1e-4
+    )
     pooled = 10 * np.log10(1 / np.mean((p - t) ** 2))
     assert abs(float(ours.mean()) - pooled) > 5  # averaging per image differs from pooling
 

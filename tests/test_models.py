@@ -8,7 +8,13 @@ import pytest
 import torch
 from torch import nn
 
-from sarcolor.models import PatchDiscriminator, UNetGenerator, discriminator_loss, generator_loss, init_weights
+from sarcolor.models import (
+    PatchDiscriminator,
+    UNetGenerator,
+    discriminator_loss,
+    generator_loss,
+    init_weights,
+)
 from sarcolor.models.discriminator import RECEPTIVE_FIELD
 
 

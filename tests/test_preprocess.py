@@ -9,7 +9,14 @@ from skimage import color
 
 from sarcolor.config import PreprocessConfig
 from sarcolor.data.io import read_image
-from sarcolor.data.preprocess import AB_SCALE, L_SCALE, decode_output, encode_input, encode_target, to_grey
+from sarcolor.data.preprocess import (
+    AB_SCALE,
+    L_SCALE,
+    decode_output,
+    encode_input,
+    encode_target,
+    to_grey,
+)
 
 
 def random_rgb(seed: int = 0, size: int = 32) -> torch.Tensor:
@@ -36,7 +43,16 @@ def test_lab_matches_scikit_image_on_random_colours():
     assert np.abs(lab).max() <= 1.0  # a*, b* of sRGB colours fit the ±110 scale
 
 
-@pytest.mark.parametrize(("input_mode", "target"), [("sar", "rgb"), ("sar", "lab"), ("optical-l", "lab"), ("optical-l", "ab"), ("optical-l", "rgb")])
+@pytest.mark.parametrize(
+    ("input_mode", "target"),
+    [
+        ("sar", "rgb"),
+        ("sar", "lab"),
+        ("optical-l", "lab"),
+        ("optical-l", "ab"),
+        ("optical-l", "rgb"),
+    ],
+)
 def test_encode_decode_round_trip(input_mode, target):
     cfg = PreprocessConfig(input_mode, target)
     rgb = random_rgb(1)

@@ -33,9 +33,7 @@ def _linear(sar_u8: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def small_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("syn")
-    return syn.make_synthetic_dataset(
-        root, scenes_per_terrain=2, patches_per_scene=5, patch_size=48, seed=3
-    )
+    return syn.make_synthetic_dataset(root, scenes_per_terrain=2, patches_per_scene=5, patch_size=48, seed=3)
 
 
 # --- layout -----------------------------------------------------------------------------------
@@ -154,9 +152,7 @@ def test_patches_of_one_scene_are_more_alike_than_patches_of_different_scenes(
 def test_sar_mean_per_class_follows_backscatter_order() -> None:
     classes = np.repeat(np.arange(syn.N_CLASSES, dtype=np.uint8), 64)[None].repeat(96, 0)
     lin = _linear(syn.render_sar(classes, np.random.default_rng(0)))
-    mean_db = {
-        c: 10 * np.log10(lin[:, 64 * c + 4 : 64 * c + 60].mean()) for c in range(syn.N_CLASSES)
-    }
+    mean_db = {c: 10 * np.log10(lin[:, 64 * c + 4 : 64 * c + 60].mean()) for c in range(syn.N_CLASSES)}
     for c in range(syn.N_CLASSES):  # class level +- regional variation (about 1 dB)
         assert abs(mean_db[c] - syn.SAR_DB[c]) < 2.5, (syn.CLASS_NAMES[c], mean_db[c])
     order = [syn.WATER, syn.ROAD, syn.SAND, syn.GRASS, syn.FOREST, syn.BUILDING]
@@ -310,9 +306,7 @@ def test_land_cover_map_shapes_and_character(terrain: str) -> None:
 def test_optical_colours_are_sentinel2_like() -> None:
     classes = np.repeat(np.arange(syn.N_CLASSES, dtype=np.uint8), 32)[None].repeat(32, 0)
     opt = syn.render_optical(classes, np.random.default_rng(0)).astype(float)
-    mean = {
-        c: opt[:, 32 * c + 4 : 32 * c + 28].reshape(-1, 3).mean(0) for c in range(syn.N_CLASSES)
-    }
+    mean = {c: opt[:, 32 * c + 4 : 32 * c + 28].reshape(-1, 3).mean(0) for c in range(syn.N_CLASSES)}
     assert np.all(np.abs(mean[syn.WATER] - [30, 45, 60]) < 15)
     for c in (syn.GRASS, syn.CROP_A, syn.FOREST):  # vegetation: green dominates, dark
         r, g, b = mean[c]

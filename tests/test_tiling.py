@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
 from sarcolor.inference.tiling import Blender, blend_window, pad_to_plan, plan_tiles, tile_starts
 
 
-@pytest.mark.parametrize(("length", "overlap"), [(256, 64), (257, 64), (300, 64), (600, 64), (1000, 0), (777, 128), (512, 64)])
+@pytest.mark.parametrize(
+    ("length", "overlap"),
+    [(256, 64), (257, 64), (300, 64), (600, 64), (1000, 0), (777, 128), (512, 64)],
+)
 def test_tile_starts_cover_everything_with_enough_overlap(length, overlap):
     starts = tile_starts(length, 256, overlap)
     assert starts[0] == 0 and starts[-1] + 256 == length
-    assert all(b > a for a, b in zip(starts, starts[1:], strict=False))
-    assert all(a + 256 - b >= overlap for a, b in zip(starts, starts[1:], strict=False))
+    assert all(b > a for a, b in pairwise(starts))
+    assert all(a + 256 - b >= overlap for a, b in pairwise(starts))
 
 
 @pytest.mark.parametrize(("h", "w"), [(300, 200), (600, 520), (256, 256), (100, 40), (512, 512)])
@@ -53,4 +58,10 @@ def test_small_images_are_mirror_padded():
     padded = pad_to_plan(image, plan)
     assert padded.shape == (256, 256, 1)
     np.testing.assert_array_equal(padded[:10, :20], image)
-    np.testing.assert_array_equal(padded[10, :20], image[9, :, ])  # symmetric mirror
+    np.testing.assert_array_equal(
+        padded[10, :20],
+        image[
+            9,
+            :,
+        ],
+    )  # symmetric mirror

@@ -210,7 +210,7 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
             raise SarcolorError(f"{where} must be a list")
         return [_coerce(args[0], v, where) for v in value] if args else list(value)
     if args and type(None) in args:  # Optional[X]
-        inner = [a for a in args if a is not type(None)][0]
+        inner = next(a for a in args if a is not type(None))
         return _coerce(inner, value, where)
     if hint is bool:
         if not isinstance(value, bool):

@@ -93,7 +93,13 @@ def run_demo(
 
     echo("[3/4] evaluating on the held-out test scenes")
     report_dir = out / "report"
-    result = evaluate(run.checkpoint, split="test", device=device, examples_path=report_dir / "examples.png", progress=progress)
+    result = evaluate(
+        run.checkpoint,
+        split="test",
+        device=device,
+        examples_path=report_dir / "examples.png",
+        progress=progress,
+    )
     write_json(result, report_dir / "metrics.json")
 
     echo("[4/4] colorizing the test tiles and writing the report")
@@ -103,9 +109,19 @@ def run_demo(
     preds = colorizer.colorize_many([s.permute(1, 2, 0).numpy() for s, _ in loaded])
     for pair, pred in zip(test_pairs, preds, strict=True):
         write_rgb_png(out / "colorized" / f"{pair.s1.stem}.png", pred)
-    rows = [[s.permute(1, 2, 0).numpy(), p, t.permute(1, 2, 0).numpy()] for (s, t), p in zip(loaded, preds, strict=True)]
+    rows = [
+        [s.permute(1, 2, 0).numpy(), p, t.permute(1, 2, 0).numpy()]
+        for (s, t), p in zip(loaded, preds, strict=True)
+    ]
     step = max(1, len(rows) // 8)
-    save_image(image_grid(rows[::step][:8], ("SAR", "colorized", "optical"), [p.name for p in test_pairs[::step][:8]]), report_dir / "grid.png")
+    save_image(
+        image_grid(
+            rows[::step][:8],
+            ("SAR", "colorized", "optical"),
+            [p.name for p in test_pairs[::step][:8]],
+        ),
+        report_dir / "grid.png",
+    )
     if (out / "run" / "loss_curve.png").exists():
         shutil.copyfile(out / "run" / "loss_curve.png", report_dir / "loss_curve.png")
 

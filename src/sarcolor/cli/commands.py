@@ -41,7 +41,17 @@ _OVERRIDES: tuple[tuple[str, str, str], ...] = (
     ("tensorboard", "train", "tensorboard"),
 )
 # What may change when resuming: the budget and where/how the run executes, not the model.
-_RESUMABLE = {"data", "workers", "steps", "epochs", "device", "log_every", "sample_every", "checkpoint_every", "tensorboard"}
+_RESUMABLE = {
+    "data",
+    "workers",
+    "steps",
+    "epochs",
+    "device",
+    "log_every",
+    "sample_every",
+    "checkpoint_every",
+    "tensorboard",
+}
 
 
 def data(args: argparse.Namespace) -> int:
@@ -61,7 +71,12 @@ def data(args: argparse.Namespace) -> int:
         "pairs_per_terrain": dict(sorted(per_terrain.items())),
         "pairs_per_split": per_split,
         "scenes_per_split": split,
-        "split": {"val_fraction": val, "test_fraction": test, "seed": seed, "by": "scene (roi, season, scene)"},
+        "split": {
+            "val_fraction": val,
+            "test_fraction": test,
+            "seed": seed,
+            "by": "scene (roi, season, scene)",
+        },
         "unpaired": [str(p) for p in found.unpaired],
         "unreadable": [{"file": str(f), "reason": r} for f, r in unreadable],
         "problems": found.problems,
@@ -142,7 +157,9 @@ def train(args: argparse.Namespace) -> int:
     else:
         cfg = build_config(args)
         if Path(args.out, "checkpoints").is_dir() and any(Path(args.out, "checkpoints").iterdir()):
-            raise SarcolorError(f"{args.out}: run folder already has checkpoints; use --resume or another --out")
+            raise SarcolorError(
+                f"{args.out}: run folder already has checkpoints; use --resume or another --out"
+            )
     result = run_training(cfg, args.out, resume=args.resume, progress=False if args.no_progress else None)
     return 130 if result.interrupted else 0
 
@@ -183,9 +200,18 @@ def colorize(args: argparse.Namespace) -> int:
     if not 0 <= args.overlap < 256:
         raise SarcolorError(f"--overlap must be in [0, 255], got {args.overlap}")
     colorizer = Colorizer(
-        args.checkpoint, args.device, train_mode=args.train_mode, overlap=args.overlap, batch_size=args.batch_size
+        args.checkpoint,
+        args.device,
+        train_mode=args.train_mode,
+        overlap=args.overlap,
+        batch_size=args.batch_size,
     )
-    for src, dst in tqdm(list(zip(files, targets, strict=True)), desc="colorize", unit="img", disable=True if args.no_progress else None):
+    for src, dst in tqdm(
+        list(zip(files, targets, strict=True)),
+        desc="colorize",
+        unit="img",
+        disable=True if args.no_progress else None,
+    ):
         rgb = colorizer.colorize(read_image(src))
         write_rgb_png(dst, rgb)
     print(f"colorized {len(files)} image(s) → {out}")

@@ -44,23 +44,60 @@ def build_parser() -> argparse.ArgumentParser:
     budget.add_argument("--epochs", type=_positive, help="epochs (default when neither is given: 10)")
     p.add_argument("--batch-size", type=_positive, help=f"pairs per step (default {TrainConfig.batch_size})")
     p.add_argument("--ngf", type=_positive, help=f"generator base width, 1–512 (default {ModelConfig.ngf})")
-    p.add_argument("--ndf", type=_positive, help=f"discriminator base width, 1–512 (default {ModelConfig.ndf})")
-    p.add_argument("--input", choices=INPUT_MODES, help="generator input: SAR or the optical L* (default sar)")
+    p.add_argument(
+        "--ndf", type=_positive, help=f"discriminator base width, 1–512 (default {ModelConfig.ndf})"
+    )
+    p.add_argument(
+        "--input", choices=INPUT_MODES, help="generator input: SAR or the optical L* (default sar)"
+    )
     p.add_argument("--target", choices=TARGET_MODES, help="what the generator predicts (default rgb)")
-    p.add_argument("--terrain", action="append", metavar="NAME", help="train on this terrain only (repeatable)")
+    p.add_argument(
+        "--terrain", action="append", metavar="NAME", help="train on this terrain only (repeatable)"
+    )
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default auto: CUDA when available")
-    p.add_argument("--seed", type=int, help=f"seed of weights, order and augmentation (default {TrainConfig.seed})")
+    p.add_argument(
+        "--seed",
+        type=int,
+        help=f"seed of weights, order and augmentation (default {TrainConfig.seed})",
+    )
     p.add_argument("--lr", type=float, help=f"Adam learning rate (default {TrainConfig.lr})")
     p.add_argument("--lambda-l1", type=float, help=f"weight of the L1 loss (default {TrainConfig.lambda_l1})")
-    p.add_argument("--lr-decay", type=float, metavar="FRACTION", help="decay the lr linearly to 0 over this last fraction of steps, 0–1 (default 0)")
-    p.add_argument("--jitter", action="store_true", default=None, help="pix2pix resize-286 + random-crop-256 augmentation")
+    p.add_argument(
+        "--lr-decay",
+        type=float,
+        metavar="FRACTION",
+        help="decay the lr linearly to 0 over this last fraction of steps, 0–1 (default 0)",
+    )
+    p.add_argument(
+        "--jitter",
+        action="store_true",
+        default=None,
+        help="pix2pix resize-286 + random-crop-256 augmentation",
+    )
     p.add_argument("--no-flip", action="store_true", help="no random flips")
     p.add_argument("--no-rotate", action="store_true", help="no random 90° rotations")
     p.add_argument("--workers", type=int, help="data-loading processes (default: half the CPUs, 1–4)")
-    p.add_argument("--log-every", type=_positive, help=f"steps between log lines (default {TrainConfig.log_every})")
-    p.add_argument("--sample-every", type=_positive, help=f"steps between sample grids (default {TrainConfig.sample_every})")
-    p.add_argument("--checkpoint-every", type=_positive, help=f"steps between checkpoints (default {TrainConfig.checkpoint_every})")
-    p.add_argument("--tensorboard", action="store_true", default=None, help="also log to TensorBoard (needs the package)")
+    p.add_argument(
+        "--log-every",
+        type=_positive,
+        help=f"steps between log lines (default {TrainConfig.log_every})",
+    )
+    p.add_argument(
+        "--sample-every",
+        type=_positive,
+        help=f"steps between sample grids (default {TrainConfig.sample_every})",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=_positive,
+        help=f"steps between checkpoints (default {TrainConfig.checkpoint_every})",
+    )
+    p.add_argument(
+        "--tensorboard",
+        action="store_true",
+        default=None,
+        help="also log to TensorBoard (needs the package)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _split_options(p)
     p.set_defaults(func=commands.train)
@@ -72,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default auto")
     p.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels, 0–255 (default 64)")
     p.add_argument("--batch-size", type=_positive, default=8, help="tiles per forward pass (default 8)")
-    p.add_argument("--train-mode", action="store_true", help="pix2pix's stochastic test-time mode (dropout on)")
+    p.add_argument(
+        "--train-mode", action="store_true", help="pix2pix's stochastic test-time mode (dropout on)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=commands.colorize)
 
@@ -87,7 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="synthetic data → train → evaluate → colorize → report")
     p.add_argument("--out", default="demo-out", metavar="DIR", help="output folder (default demo-out)")
-    p.add_argument("--steps", type=_positive, default=None, help="training steps (default: the demo's budget)")
+    p.add_argument(
+        "--steps", type=_positive, default=None, help="training steps (default: the demo's budget)"
+    )
     p.add_argument("--ngf", type=_positive, default=None, help="generator width (default: the demo's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the data and the run (default 0)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default auto")
@@ -97,9 +138,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _split_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--val-fraction", type=float, help=f"share of pairs in val scenes (default {DataConfig.val_fraction})")
-    p.add_argument("--test-fraction", type=float, help=f"share of pairs in test scenes (default {DataConfig.test_fraction})")
-    p.add_argument("--split-seed", type=int, help=f"seed of the scene split (default {DataConfig.split_seed})")
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        help=f"share of pairs in val scenes (default {DataConfig.val_fraction})",
+    )
+    p.add_argument(
+        "--test-fraction",
+        type=float,
+        help=f"share of pairs in test scenes (default {DataConfig.test_fraction})",
+    )
+    p.add_argument(
+        "--split-seed", type=int, help=f"seed of the scene split (default {DataConfig.split_seed})"
+    )
 
 
 def _positive(text: str) -> int:

@@ -228,9 +228,7 @@ def _subdirs(path: Path) -> list[Path]:
 def _images(folder: Path, recursive: bool = False) -> list[Path]:
     found = folder.rglob("*") if recursive else folder.iterdir()
     return sorted(
-        p
-        for p in found
-        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not p.name.startswith(".")
+        p for p in found if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not p.name.startswith(".")
     )
 
 

@@ -522,9 +522,7 @@ def _urban(size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray 
 _GENERATORS = {"agri": _agri, "barrenland": _barren, "grassland": _grass, "urban": _urban}
 
 
-def _land_cover(
-    terrain: str, size: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray | None]:
+def _land_cover(terrain: str, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
     """(classes (size, size) uint8, parcel ids (size, size) int32 or None)."""
     _check_terrain(terrain)
     if size < 1:
@@ -705,9 +703,7 @@ def _scene_rngs(seed: int) -> list[np.random.Generator]:
     return [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(3)]
 
 
-def render_labelled_scene(
-    terrain: str, size: int, seed: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def render_labelled_scene(terrain: str, size: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Like :func:`render_scene`, also returning the class map both images were rendered from.
 
     Returns:
@@ -798,9 +794,7 @@ def make_synthetic_dataset(
         for sub in ("s1", "s2"):
             (out / terrain / sub).mkdir(parents=True, exist_ok=True)
         for k in range(int(scenes_per_terrain)):
-            scene_seed = int(
-                np.random.SeedSequence([int(seed), ti, k]).generate_state(1, np.uint64)[0]
-            )
+            scene_seed = int(np.random.SeedSequence([int(seed), ti, k]).generate_state(1, np.uint64)[0])
             season = SEASONS[len(jobs) % len(SEASONS)]
             jobs.append((out / terrain, season, stride * (ti + 1) + k, terrain, scene_seed))
 

@@ -100,12 +100,19 @@ def evaluate(
         raise SarcolorError(f"{colorizer.path}: checkpoint stores no {split!r} split")
     pairs = select_split(found.pairs, meta.split, split)
     if not pairs:
-        raise SarcolorError(f"{root}: no pairs of the {split!r} split (scenes {meta.split.get(split, [])}) found here")
+        raise SarcolorError(
+            f"{root}: no pairs of the {split!r} split (scenes {meta.split.get(split, [])}) found here"
+        )
     mean_rgb = [float(v) for v in meta.stats.get("mean_rgb", [0.5, 0.5, 0.5])]
     result = Evaluation(str(colorizer.path), split, str(root), mean_rgb=mean_rgb)
     gallery: list[tuple[float, np.ndarray, np.ndarray, np.ndarray, str]] = []
     sensor = source_sensor(cfg.preprocess)
-    bar = tqdm(total=len(pairs), desc=f"evaluate {split}", unit="img", disable=None if progress is None else not progress)
+    bar = tqdm(
+        total=len(pairs),
+        desc=f"evaluate {split}",
+        unit="img",
+        disable=None if progress is None else not progress,
+    )
     for chunk in _chunks(pairs, 16):
         loaded = [load_pair(p, sensor) for p in chunk]
         sources = [s.permute(1, 2, 0).numpy() for s, _ in loaded]
@@ -119,7 +126,15 @@ def evaluate(
             record.update({k: float(model[k][0]) for k in METRICS})
             record.update({f"baseline_{k}": float(base[k][0]) for k in METRICS})
             result.images.append(record)
-            gallery.append((record["psnr"], source.permute(1, 2, 0).numpy(), pred, rgb.permute(1, 2, 0).numpy(), pair.name))
+            gallery.append(
+                (
+                    record["psnr"],
+                    source.permute(1, 2, 0).numpy(),
+                    pred,
+                    rgb.permute(1, 2, 0).numpy(),
+                    pair.name,
+                )
+            )
             gallery = _keep_extremes(gallery, 3)
         bar.update(len(chunk))
     bar.close()
@@ -137,7 +152,10 @@ def write_examples(gallery: Sequence[tuple], path: str | Path, input_mode: str) 
     """A grid of the best and worst images by PSNR: input | colorized | optical."""
     ordered = sorted(gallery, key=lambda g: -g[0])
     rows = [[g[1], g[2], g[3]] for g in ordered]
-    labels = [f"{'best' if i < len(ordered) / 2 else 'worst'}: {g[4]}  PSNR {g[0]:.2f} dB" for i, g in enumerate(ordered)]
+    labels = [
+        f"{'best' if i < len(ordered) / 2 else 'worst'}: {g[4]}  PSNR {g[0]:.2f} dB"
+        for i, g in enumerate(ordered)
+    ]
     label = "SAR" if input_mode == "sar" else "L*"
     return save_image(image_grid(rows, (label, "colorized", "optical"), labels), path)
 

@@ -13,8 +13,8 @@ from sarcolor.config import Config
 from sarcolor.data.preprocess import decode_output, encode_input
 from sarcolor.inference.tiling import Blender, blend_window, pad_to_plan, plan_tiles
 from sarcolor.models import UNetGenerator
-from sarcolor.training.checkpoint import CheckpointMeta, load_modules, read_meta, resolve_checkpoint
 from sarcolor.runtime import resolve_device
+from sarcolor.training.checkpoint import CheckpointMeta, load_modules, read_meta, resolve_checkpoint
 
 TILE = 256
 
@@ -71,7 +71,7 @@ class Colorizer:
         jobs = [(i, o) for i, p in enumerate(plans) for o in p.origins]
         bar = tqdm(total=len(jobs), desc="tiles", unit="tile", disable=not progress, leave=False)
         for chunk in _chunks(jobs, self.batch_size):
-            tiles = np.stack([padded[i][t : t + TILE, l : l + TILE] for i, (t, l) in chunk])
+            tiles = np.stack([padded[i][top : top + TILE, left : left + TILE] for i, (top, left) in chunk])
             x = torch.from_numpy(tiles).permute(0, 3, 1, 2).to(self.device)
             net_in = encode_input(x, self.config.preprocess)
             rgb = decode_output(self.generator(net_in), net_in, self.config.preprocess)

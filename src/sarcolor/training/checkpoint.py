@@ -66,7 +66,9 @@ def resolve_checkpoint(path: str | Path) -> Path:
     if path.is_dir():
         found = list_checkpoints(path) or sorted(path.glob("*.safetensors"))
         if not found:
-            raise SarcolorError(f"{path}: no checkpoints in this folder (expected {CHECKPOINT_DIR}/step_*.safetensors)")
+            raise SarcolorError(
+                f"{path}: no checkpoints in this folder (expected {CHECKPOINT_DIR}/step_*.safetensors)"
+            )
         return found[-1]
     raise SarcolorError(f"{path}: checkpoint not found")
 

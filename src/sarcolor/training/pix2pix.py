@@ -49,11 +49,9 @@ class Pix2Pix:
         t = cfg.train
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=t.lr, betas=(t.beta1, t.beta2))
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=t.lr, betas=(t.beta1, t.beta2))
-        decay_start = total_steps - int(round(t.lr_decay_fraction * total_steps))
-        factor = lambda step: lr_factor(step, decay_start, total_steps)  # noqa: E731
-        self.schedulers = [
-            torch.optim.lr_scheduler.LambdaLR(opt, factor) for opt in (self.opt_G, self.opt_D)
-        ]
+        self.decay_start = total_steps - round(t.lr_decay_fraction * total_steps)
+        factor = lambda step: lr_factor(step, self.decay_start, total_steps)  # noqa: E731
+        self.schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, factor) for opt in (self.opt_G, self.opt_D)]
 
     @property
     def lr(self) -> float:
@@ -63,8 +61,8 @@ class Pix2Pix:
         """Put the learning-rate schedule at ``step`` (after resuming)."""
         for sched in self.schedulers:
             sched.last_epoch = step
-            for group, lr in zip(sched.optimizer.param_groups, sched.get_lr(), strict=True):
-                group["lr"] = lr
+            for group in sched.optimizer.param_groups:
+                group["lr"] = group["initial_lr"] * lr_factor(step, self.decay_start, self.total_steps)
 
     def train_step(self, net_input: torch.Tensor, target: torch.Tensor, step: int) -> dict[str, float]:
         """One optimisation step on (B, 1, H, W) inputs and (B, C, H, W) targets in [-1, 1]."""

@@ -34,8 +34,8 @@ from sarcolor.data.preprocess import decode_output
 from sarcolor.data.split import select_split, split_scenes
 from sarcolor.data.stats import mean_colour
 from sarcolor.errors import SarcolorError
-from sarcolor.runtime import resolve_device
 from sarcolor.evaluation.figures import image_grid, plot_losses, read_metrics_log, save_image
+from sarcolor.runtime import resolve_device
 from sarcolor.training.checkpoint import (
     CheckpointMeta,
     checkpoint_path,
@@ -124,7 +124,10 @@ def train(
     if not train_pairs:
         raise SarcolorError(f"{cfg.data.root}: the train split holds no pairs")
     if not resume:
-        stats = {"mean_rgb": mean_colour(train_pairs, progress=bool(progress)), "train_pairs": len(train_pairs)}
+        stats = {
+            "mean_rgb": mean_colour(train_pairs, progress=bool(progress)),
+            "train_pairs": len(train_pairs),
+        }
     total = total_steps_for(cfg.train, len(train_pairs))
     if start_step >= total:
         raise SarcolorError(f"{ckpt}: already at step {start_step} of {total}; raise --steps to continue")
@@ -161,7 +164,14 @@ def train(
     step, saved = start_step, ckpt
     window: dict[str, list[float]] = {}
     t_window, n_window = time.perf_counter(), 0
-    bar = tqdm(total=total, initial=start_step, desc="train", unit="step", disable=None if progress is None else not progress, dynamic_ncols=True)
+    bar = tqdm(
+        total=total,
+        initial=start_step,
+        desc="train",
+        unit="step",
+        disable=None if progress is None else not progress,
+        dynamic_ncols=True,
+    )
     batches: Iterator[dict] = iter(loader)
     with _stop_on_signal() as stop:
         try:
@@ -184,7 +194,9 @@ def train(
                     record.update(lr=model.lr, images_per_s=n_window / max(elapsed, 1e-9))
                     window, t_window, n_window = {}, time.perf_counter(), 0
                 if sample_batch is not None and (step % cfg.train.sample_every == 0 or last):
-                    val_l1 = _write_samples(model, sample_batch, cfg, run_dir / "samples" / f"step_{step:07d}.png")
+                    val_l1 = _write_samples(
+                        model, sample_batch, cfg, run_dir / "samples" / f"step_{step:07d}.png"
+                    )
                     record = record or {"step": step}
                     record["val_L1"] = val_l1
                 if record is not None:
@@ -264,7 +276,9 @@ def _append_jsonl(path: Path, record: dict) -> None:
         fh.write(json.dumps(record) + "\n")
 
 
-def _describe(cfg: Config, found: Discovery, split: dict[str, list[str]], total: int, device: torch.device) -> str:
+def _describe(
+    cfg: Config, found: Discovery, split: dict[str, list[str]], total: int, device: torch.device
+) -> str:
     counts = {k: len(select_split(found.pairs, split, k)) for k in split}
     lines = [
         "sarcolor train — resolved configuration:",
