@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +107,9 @@ def test_write_rgb_png_and_atomic_write(tmp_path: Path):
     write_rgb_png(tmp_path / "o" / "x.png", rgb)
     back = np.asarray(Image.open(tmp_path / "o" / "x.png"))
     np.testing.assert_allclose(back / 255, rgb, atol=0.5 / 255 + 1e-6)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "o" / "x.png").stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600
 
     target = tmp_path / "keep.txt"
     target.write_text("old")
