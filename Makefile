@@ -5,6 +5,9 @@
 PYTHON ?= python3
 VENV   ?= .venv
 TORCH  ?= torch==2.13.0
+TORCH_INDEX ?=
+# e.g. TORCH_INDEX=https://download.pytorch.org/whl/cpu for a CPU-only torch on a machine whose
+# default index would give the CUDA build.
 DEMO_OUT ?= demo-out
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install --disable-pip-version-check -q
@@ -15,7 +18,7 @@ venv:
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 
 install: venv
-	$(PIP) "$(TORCH)"
+	$(PIP) "$(TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PIP) -e ".[dev]"
 
 demo: install

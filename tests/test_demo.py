@@ -14,7 +14,7 @@ from sarcolor.errors import SarcolorError
 def test_demo_writes_a_complete_report(tmp_path: Path):
     out = tmp_path / "demo"
     lines: list[str] = []
-    report = run_demo(out, steps=4, ngf=4, device="cpu", progress=False, echo=lines.append)
+    run_demo(out, steps=4, ngf=4, device="cpu", progress=False, echo=lines.append)
     files = {p.name for p in (out / "report").iterdir()}
     assert {"grid.png", "examples.png", "loss_curve.png", "metrics.json", "report.md"} <= files
     scores = json.loads((out / "report" / "metrics.json").read_text())
@@ -26,7 +26,6 @@ def test_demo_writes_a_complete_report(tmp_path: Path):
     text = (out / "report" / "report.md").read_text()
     assert "mean-colour PSNR" in text and "![grid](grid.png)" in text
     assert any("mean-colour baseline" in line for line in lines)
-    assert report.beats_baseline == (s["psnr"] > s["baseline_psnr"])
     run_demo(out, steps=2, ngf=4, device="cpu", progress=False, echo=lambda _: None)  # re-runnable
 
 

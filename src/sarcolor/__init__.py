@@ -2,12 +2,10 @@
 
 Package layout (arrows point one way; the library never imports the CLI)::
 
-    cli ──► training ──► models
-     │  ╲       │
-     │   ╲      ▼
-     │    ──► data  (discovery, split, preprocessing, datasets, synthetic)
-     ▼          ▲
-    inference ──┘──► evaluation
+    cli ──► demo ──► training ──► models, data, checkpoint, figures
+                 └─► evaluation ──► inference ──► models, data, checkpoint
+
+See the README's "Design" section.
 """
 
 from sarcolor.errors import SarcolorError

@@ -16,11 +16,12 @@ from typing import Any, Literal, get_args, get_origin
 
 import yaml
 
-from sarcolor.errors import SarcolorError
+from sarcolor.errors import SarcolorError, first_line
 
 InputMode = Literal["sar", "optical-l"]
 TargetMode = Literal["rgb", "lab", "ab"]
 DeviceName = Literal["auto", "cpu", "cuda"]
+DEVICES: tuple[str, ...] = get_args(DeviceName)
 
 INPUT_MODES: tuple[str, ...] = get_args(InputMode)
 TARGET_MODES: tuple[str, ...] = get_args(TargetMode)
@@ -169,7 +170,7 @@ class Config:
         except FileNotFoundError:
             raise SarcolorError(f"{path}: config file not found") from None
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise SarcolorError(f"{path}: not a readable YAML file ({_first_line(exc)})") from None
+            raise SarcolorError(f"{path}: not a readable YAML file ({first_line(exc)})") from None
         if not isinstance(values, dict):
             raise SarcolorError(f"{path}: expected a mapping of sections, got {type(values).__name__}")
         return cls.from_dict(values, source=str(path))
@@ -230,7 +231,3 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise SarcolorError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

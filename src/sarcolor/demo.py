@@ -15,16 +15,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sarcolor.checkpoint import read_meta
 from sarcolor.config import Config
-from sarcolor.data.dataset import load_pair
 from sarcolor.data.discovery import discover_pairs
-from sarcolor.data.io import atomic_write, write_rgb_png
+from sarcolor.data.io import atomic_write, read_image
 from sarcolor.data.split import select_split, split_scenes
 from sarcolor.data.synthetic import make_synthetic_dataset
 from sarcolor.errors import SarcolorError
 from sarcolor.evaluation.evaluate import Evaluation, evaluate, write_json
-from sarcolor.evaluation.figures import image_grid, save_image
-from sarcolor.inference.colorizer import Colorizer
+from sarcolor.figures import image_grid, save_image
 from sarcolor.training.trainer import train
 
 MARKER = ".sarcolor-demo"
@@ -91,36 +90,27 @@ def run_demo(
     if run.interrupted:
         raise KeyboardInterrupt
 
-    echo("[3/4] evaluating on the held-out test scenes")
+    echo("[3/4] evaluating on the held-out test scenes and colorizing them")
     report_dir = out / "report"
     result = evaluate(
         run.checkpoint,
         split="test",
         device=device,
         examples_path=report_dir / "examples.png",
+        predictions_dir=out / "colorized",
         progress=progress,
     )
     write_json(result, report_dir / "metrics.json")
 
-    echo("[4/4] colorizing the test tiles and writing the report")
-    test_pairs = select_split(discover_pairs(data_root).pairs, run_meta_split(run.checkpoint), "test")
-    colorizer = Colorizer(run.checkpoint, device)
-    loaded = [load_pair(p, "s1") for p in test_pairs]
-    preds = colorizer.colorize_many([s.permute(1, 2, 0).numpy() for s, _ in loaded])
-    for pair, pred in zip(test_pairs, preds, strict=True):
-        write_rgb_png(out / "colorized" / f"{pair.s1.stem}.png", pred)
+    echo("[4/4] writing the report")
+    test_pairs = select_split(discover_pairs(data_root).pairs, read_meta(run.checkpoint).split, "test")
+    shown = test_pairs[:: max(1, len(test_pairs) // 8)][:8]
     rows = [
-        [s.permute(1, 2, 0).numpy(), p, t.permute(1, 2, 0).numpy()]
-        for (s, t), p in zip(loaded, preds, strict=True)
+        [read_image(p.s1), read_image(out / "colorized" / f"{p.s1.stem}.png"), read_image(p.s2)]
+        for p in shown
     ]
-    step = max(1, len(rows) // 8)
     save_image(
-        image_grid(
-            rows[::step][:8],
-            ("SAR", "colorized", "optical"),
-            [p.name for p in test_pairs[::step][:8]],
-        ),
-        report_dir / "grid.png",
+        image_grid(rows, ("SAR", "colorized", "optical"), [p.name for p in shown]), report_dir / "grid.png"
     )
     if (out / "run" / "loss_curve.png").exists():
         shutil.copyfile(out / "run" / "loss_curve.png", report_dir / "loss_curve.png")
@@ -156,12 +146,6 @@ def _split_seed_covering_terrains(data_root: Path, cfg: Config, seed: int) -> in
         if count == len(terrains):
             break
     return best
-
-
-def run_meta_split(checkpoint: Path) -> dict[str, list[str]]:
-    from sarcolor.training.checkpoint import read_meta
-
-    return read_meta(checkpoint).split
 
 
 def _markdown(report: DemoReport, cfg: Config) -> str:

@@ -10,3 +10,9 @@ from __future__ import annotations
 
 class SarcolorError(Exception):
     """A problem with the user's input, files or options (not a bug in sarcolor)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's message (or its type name)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -55,11 +55,11 @@ _RESUMABLE = {
 
 
 def data(args: argparse.Namespace) -> int:
-    found = discover_pairs(args.root)
-    defaults = Config().data
-    val = args.val_fraction if args.val_fraction is not None else defaults.val_fraction
-    test = args.test_fraction if args.test_fraction is not None else defaults.test_fraction
-    seed = args.split_seed if args.split_seed is not None else defaults.split_seed
+    cfg = Config()
+    _apply_overrides(cfg, args, allowed={"val_fraction", "test_fraction", "split_seed", "terrain"})
+    cfg.validate()
+    found = discover_pairs(args.root).filter_terrains(cfg.data.terrains)
+    val, test, seed = cfg.data.val_fraction, cfg.data.test_fraction, cfg.data.split_seed
     split = split_scenes(found.pairs, val, test, seed)
     unreadable = [] if args.no_check else _unreadable(found.pairs)
     per_terrain = Counter(p.terrain or "-" for p in found.pairs)
@@ -141,7 +141,7 @@ def _apply_overrides(cfg: Config, args: argparse.Namespace, allowed: set[str] | 
 
 
 def train(args: argparse.Namespace) -> int:
-    from sarcolor.training.checkpoint import read_meta, resolve_checkpoint
+    from sarcolor.checkpoint import read_meta, resolve_checkpoint
     from sarcolor.training.trainer import train as run_training
 
     if args.resume:
@@ -164,13 +164,24 @@ def train(args: argparse.Namespace) -> int:
     return 130 if result.interrupted else 0
 
 
-def expand_inputs(inputs: list[str]) -> list[Path]:
-    """Files, folders (their images, recursively) and glob patterns → sorted image paths."""
+def expand_inputs(inputs: list[str], skip: Path | None = None) -> list[Path]:
+    """Files, folders (their images, recursively) and glob patterns → sorted image paths.
+
+    Hidden files and folders, and anything inside ``skip`` (the output folder), are left out.
+    """
     files: list[Path] = []
+    skip = skip.resolve() if skip is not None else None
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            files += sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix.lower() in IMAGE_SUFFIXES
+                and p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                and (skip is None or skip not in p.resolve().parents)
+            )
         elif path.is_file():
             files.append(path)
         elif any(ch in item for ch in "*?["):
@@ -190,13 +201,19 @@ def colorize(args: argparse.Namespace) -> int:
 
     from sarcolor.inference.colorizer import Colorizer
 
-    files = expand_inputs(args.inputs)
     out = Path(args.out)
-    single_file = len(files) == 1 and out.suffix.lower() == ".png"
+    files = expand_inputs(args.inputs, skip=out)
+    single_file = out.suffix.lower() == ".png"
+    if single_file and len(files) > 1:
+        raise SarcolorError(f"{out}: a .png output takes one input, got {len(files)}; give a folder")
     targets = [out] if single_file else [out / f"{f.stem}.png" for f in files]
     dupes = [t for t, n in Counter(targets).items() if n > 1]
     if dupes:
         raise SarcolorError(f"two inputs would both be written to {dupes[0]}; colorize them separately")
+    inputs = {f.resolve() for f in files}
+    clobbered = [t for t in targets if t.resolve() in inputs]
+    if clobbered:
+        raise SarcolorError(f"{clobbered[0]}: output would overwrite an input; choose another --out")
     if not 0 <= args.overlap < 256:
         raise SarcolorError(f"--overlap must be in [0, 255], got {args.overlap}")
     colorizer = Colorizer(
@@ -219,23 +236,29 @@ def colorize(args: argparse.Namespace) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
+    from sarcolor.checkpoint import resolve_checkpoint, run_dir_of
     from sarcolor.evaluation.evaluate import evaluate as run_evaluation
     from sarcolor.evaluation.evaluate import write_json
 
-    examples = Path(args.out).with_name(Path(args.out).stem + "_examples.png") if args.out else None
+    out = (
+        Path(args.out)
+        if args.out
+        else run_dir_of(resolve_checkpoint(args.checkpoint)) / "eval" / f"{args.split}.json"
+    )
+    examples = out.with_name(out.stem + "_examples.png")
     result = run_evaluation(
         args.checkpoint,
         args.data,
         args.split,
         device=args.device,
         examples_path=examples,
+        predictions_dir=args.save_predictions,
         progress=False if args.no_progress else None,
     )
     print(f"{result.checkpoint} on the {result.split} split of {result.data_root}")
     print(result.table())
-    if args.out:
-        write_json(result, args.out)
-        print(f"scores → {args.out}; best/worst examples → {examples}")
+    write_json(result, out)
+    print(f"scores → {out}; best/worst examples → {examples}")
     return 0
 
 

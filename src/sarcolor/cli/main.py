@@ -14,8 +14,9 @@ from collections.abc import Sequence
 
 from sarcolor import __version__
 from sarcolor.cli import commands
-from sarcolor.config import INPUT_MODES, TARGET_MODES, DataConfig, ModelConfig, TrainConfig
-from sarcolor.errors import SarcolorError
+from sarcolor.config import DEVICES, INPUT_MODES, TARGET_MODES, DataConfig, ModelConfig, TrainConfig
+from sarcolor.data.split import SPLITS
+from sarcolor.errors import SarcolorError, first_line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("data", help="discover pairs and show counts per terrain and split")
     p.add_argument("root", metavar="DIR", help="dataset root, its v_2 folder, a terrain folder, …")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
-    p.add_argument("--no-check", action="store_true", help="skip opening every image header")
+    p.add_argument("--no-check", action="store_true", help="skip decoding every image (faster)")
+    p.add_argument("--terrain", action="append", metavar="NAME", help="only this terrain (repeatable)")
     _split_options(p)
     p.set_defaults(func=commands.data)
 
@@ -54,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--terrain", action="append", metavar="NAME", help="train on this terrain only (repeatable)"
     )
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default auto: CUDA when available")
+    p.add_argument("--device", choices=DEVICES, help="default auto: CUDA when available")
     p.add_argument(
         "--seed",
         type=int,
@@ -106,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or globs")
     p.add_argument("--checkpoint", required=True, metavar="CKPT", help="checkpoint file or run folder")
     p.add_argument("--out", required=True, metavar="OUT", help="output folder (or a .png file for one input)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default auto")
+    p.add_argument("--device", default="auto", choices=DEVICES, help="default auto")
     p.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels, 0–255 (default 64)")
     p.add_argument("--batch-size", type=_positive, default=8, help="tiles per forward pass (default 8)")
     p.add_argument(
@@ -118,9 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="PSNR/SSIM of a model on a split, per terrain")
     p.add_argument("--checkpoint", required=True, metavar="CKPT", help="checkpoint file or run folder")
     p.add_argument("--data", metavar="DIR", help="dataset folder (default: the one the model was trained on)")
-    p.add_argument("--split", default="test", choices=("train", "val", "test", "all"), help="default test")
-    p.add_argument("--out", metavar="FILE.json", help="write the scores as JSON (and FILE_examples.png)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default auto")
+    p.add_argument("--split", default="test", choices=(*SPLITS, "all"), help="default test")
+    p.add_argument(
+        "--out",
+        metavar="FILE.json",
+        help="scores as JSON, beside FILE_examples.png (default: RUN_DIR/eval/SPLIT.json)",
+    )
+    p.add_argument("--save-predictions", metavar="DIR", help="also write every colorized image here")
+    p.add_argument("--device", default="auto", choices=DEVICES, help="default auto")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=commands.evaluate)
 
@@ -131,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--ngf", type=_positive, default=None, help="generator width (default: the demo's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the data and the run (default 0)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default auto")
+    p.add_argument("--device", default="auto", choices=DEVICES, help="default auto")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=commands.demo)
     return parser
@@ -169,6 +176,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         print(f"sarcolor {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # unwritable or missing output locations, full disks, …
+        if args.debug:
+            traceback.print_exc()
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"sarcolor {args.command}: error: {where}{exc.strerror or first_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"sarcolor {args.command}: interrupted", file=sys.stderr)

@@ -198,12 +198,16 @@ def _entry_from_name(path: Path, folder_sensor: Sensor, terrain: str | None) -> 
 
 def _match(root: Path, layout: Layout, entries: list[_Entry], problems: list[str]) -> Discovery:
     by_sensor: dict[str, dict[tuple[str, ...], _Entry]] = {"s1": {}, "s2": {}}
+    clashes: set[tuple[str, tuple[str, ...]]] = set()
     for e in entries:
         table = by_sensor[e.sensor]
         if e.key in table:
             problems.append(f"{e.path}: same pair name as {table[e.key].path}; both ignored")
+            clashes.add((e.sensor, e.key))
             continue
         table[e.key] = e
+    for sensor, key in clashes:  # which of two same-named files is meant cannot be known
+        del by_sensor[sensor][key]
     pairs, unpaired = [], []
     for key, a in by_sensor["s1"].items():
         b = by_sensor["s2"].get(key)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from sarcolor.errors import SarcolorError
+from sarcolor.errors import SarcolorError, first_line
 
 _MAX_BY_DTYPE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 
@@ -107,21 +107,11 @@ def _float_in_unit_range(array: np.ndarray, name: str | None) -> np.ndarray:
 
 
 def check_image(path: str | Path) -> str | None:
-    """Cheap header check: ``None`` if PIL can identify the image, else the reason."""
+    """Decode the whole image: ``None`` if it reads, else the reason (truncated files fail here)."""
     try:
-        with Image.open(path) as img:
-            if img.width < 1 or img.height < 1:
-                return "image is empty"
-    except FileNotFoundError:
-        return "file not found"
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        if Path(path).suffix.lower() in (".tif", ".tiff"):
-            try:
-                read_image(path)
-                return None
-            except SarcolorError as err:
-                return str(err).split(": ", 1)[-1]
-        return _reason(exc)
+        read_image(path)
+    except SarcolorError as err:
+        return str(err).removeprefix(f"{path}: ")
     return None
 
 
@@ -160,5 +150,5 @@ def _umask() -> int:
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = first_line(exc)
     return text.replace(str(getattr(exc, "filename", "") or "\0"), "").strip(" :'\"") or text

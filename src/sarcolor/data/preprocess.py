@@ -77,6 +77,16 @@ def decode_output(output: torch.Tensor, net_input: torch.Tensor, cfg: Preprocess
     return lab_to_rgb(lab, clip=True)
 
 
+def display_input(net_input: torch.Tensor) -> torch.Tensor:
+    """An encoded input (B, 1, H, W) in [-1, 1] → grey in [0, 1] for pictures (SAR grey or L*/100)."""
+    return ((net_input + 1.0) * 0.5).clamp(0.0, 1.0)
+
+
+def input_label(cfg: PreprocessConfig) -> str:
+    """The caption of the input column in pictures."""
+    return "SAR" if cfg.input == "sar" else "L*"
+
+
 def source_sensor(cfg: PreprocessConfig) -> str:
     """Which image of a pair feeds the generator: ``s1`` (SAR) or ``s2`` (optical, for L*)."""
     return "s1" if cfg.input == "sar" else "s2"

@@ -14,17 +14,16 @@ import torch
 from tqdm.auto import tqdm
 
 from sarcolor.data.dataset import load_pair
-from sarcolor.data.discovery import Pair, discover_pairs
-from sarcolor.data.io import atomic_write
-from sarcolor.data.preprocess import source_sensor
-from sarcolor.data.split import select_split
+from sarcolor.data.discovery import discover_pairs
+from sarcolor.data.io import atomic_write, write_rgb_png
+from sarcolor.data.preprocess import input_label, source_sensor
+from sarcolor.data.split import SPLITS, select_split
 from sarcolor.errors import SarcolorError
-from sarcolor.evaluation.figures import image_grid, save_image
 from sarcolor.evaluation.metrics import pixel_metrics
-from sarcolor.inference.colorizer import Colorizer
+from sarcolor.figures import image_grid, save_image
+from sarcolor.inference.colorizer import Colorizer, chunked
 
 METRICS: tuple[str, ...] = ("psnr", "ssim", "l1")
-SPLIT_CHOICES: tuple[str, ...] = ("train", "val", "test", "all")
 
 
 @dataclass
@@ -83,15 +82,17 @@ def evaluate(
     device: str = "auto",
     batch_size: int = 8,
     examples_path: str | Path | None = None,
+    predictions_dir: str | Path | None = None,
     progress: bool | None = None,
 ) -> Evaluation:
     """Evaluate a checkpoint on the pairs of ``split`` under ``data`` (default: its training data).
 
     The split is the one stored in the checkpoint (scene ids), so scenes seen in training are
-    never scored as ``test``.
+    never scored as ``test``. ``examples_path`` receives a grid of the best and worst images;
+    ``predictions_dir`` receives every colorized image as ``<s1 name>.png``.
     """
-    if split not in SPLIT_CHOICES:
-        raise SarcolorError(f"--split must be one of {', '.join(SPLIT_CHOICES)}, got {split!r}")
+    if split not in (*SPLITS, "all"):
+        raise SarcolorError(f"--split must be one of {', '.join(SPLITS)}, all; got {split!r}")
     colorizer = Colorizer(checkpoint, device, batch_size=batch_size)
     cfg, meta = colorizer.config, colorizer.meta
     root = Path(data) if data is not None else Path(cfg.data.root)
@@ -113,11 +114,13 @@ def evaluate(
         unit="img",
         disable=None if progress is None else not progress,
     )
-    for chunk in _chunks(pairs, 16):
+    for chunk in chunked(pairs, 16):
         loaded = [load_pair(p, sensor) for p in chunk]
         sources = [s.permute(1, 2, 0).numpy() for s, _ in loaded]
         preds = colorizer.colorize_many(sources)
         for pair, (source, rgb), pred in zip(chunk, loaded, preds, strict=True):
+            if predictions_dir is not None:
+                write_rgb_png(Path(predictions_dir) / f"{pair.s1.stem}.png", pred)
             target = rgb[None]
             model = pixel_metrics(torch.from_numpy(pred).permute(2, 0, 1)[None], target)
             const = torch.tensor(mean_rgb, dtype=target.dtype).view(1, 3, 1, 1).expand_as(target)
@@ -139,7 +142,7 @@ def evaluate(
         bar.update(len(chunk))
     bar.close()
     if examples_path is not None:
-        write_examples(gallery, examples_path, cfg.preprocess.input)
+        write_examples(gallery, examples_path, input_label(cfg.preprocess))
     return result
 
 
@@ -148,7 +151,7 @@ def write_json(evaluation: Evaluation, path: str | Path) -> Path:
     return Path(path)
 
 
-def write_examples(gallery: Sequence[tuple], path: str | Path, input_mode: str) -> Path:
+def write_examples(gallery: Sequence[tuple], path: str | Path, input_caption: str) -> Path:
     """A grid of the best and worst images by PSNR: input | colorized | optical."""
     ordered = sorted(gallery, key=lambda g: -g[0])
     rows = [[g[1], g[2], g[3]] for g in ordered]
@@ -156,8 +159,7 @@ def write_examples(gallery: Sequence[tuple], path: str | Path, input_mode: str) 
         f"{'best' if i < len(ordered) / 2 else 'worst'}: {g[4]}  PSNR {g[0]:.2f} dB"
         for i, g in enumerate(ordered)
     ]
-    label = "SAR" if input_mode == "sar" else "L*"
-    return save_image(image_grid(rows, (label, "colorized", "optical"), labels), path)
+    return save_image(image_grid(rows, (input_caption, "colorized", "optical"), labels), path)
 
 
 def _keep_extremes(gallery: list, k: int) -> list:
@@ -172,8 +174,3 @@ def _mean(records: Sequence[dict]) -> dict:
     out: dict = {k: float(np.mean([r[k] for r in records])) for k in keys}
     out["n"] = len(records)
     return out
-
-
-def _chunks(items: Sequence[Pair], size: int):
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from sarcolor.checkpoint import CheckpointMeta, load_modules, read_meta, resolve_checkpoint
 from sarcolor.config import Config
-from sarcolor.data.preprocess import decode_output, encode_input
+from sarcolor.data.preprocess import decode_output, encode_input, to_grey, to_rgb
 from sarcolor.inference.tiling import Blender, blend_window, pad_to_plan, plan_tiles
 from sarcolor.models import UNetGenerator
 from sarcolor.runtime import resolve_device
-from sarcolor.training.checkpoint import CheckpointMeta, load_modules, read_meta, resolve_checkpoint
 
 TILE = 256
+T = TypeVar("T")
 
 
 class Colorizer:
@@ -67,10 +69,11 @@ class Colorizer:
         """Colorize several images, batching tiles across them."""
         plans = [plan_tiles(im.shape[0], im.shape[1], TILE, self.overlap) for im in images]
         blenders = [Blender(p, 3, self.window) for p in plans]
-        padded = [pad_to_plan(im, p) for im, p in zip(images, plans, strict=True)]
+        channels = 1 if self.config.preprocess.input == "sar" else 3
+        padded = [pad_to_plan(_with_channels(im, channels), p) for im, p in zip(images, plans, strict=True)]
         jobs = [(i, o) for i, p in enumerate(plans) for o in p.origins]
         bar = tqdm(total=len(jobs), desc="tiles", unit="tile", disable=not progress, leave=False)
-        for chunk in _chunks(jobs, self.batch_size):
+        for chunk in chunked(jobs, self.batch_size):
             tiles = np.stack([padded[i][top : top + TILE, left : left + TILE] for i, (top, left) in chunk])
             x = torch.from_numpy(tiles).permute(0, 3, 1, 2).to(self.device)
             net_in = encode_input(x, self.config.preprocess)
@@ -83,6 +86,16 @@ class Colorizer:
         return [b.result() for b in blenders]
 
 
-def _chunks(items: list, size: int) -> Iterator[list]:
+def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """Consecutive slices of at most ``size`` items."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _with_channels(image: np.ndarray, channels: int) -> np.ndarray:
+    """(H, W, 1|3) → (H, W, channels), so grey and RGB files can share a batch of tiles."""
+    if image.shape[-1] == channels:
+        return image
+    tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+    tensor = to_rgb(tensor) if channels == 3 else to_grey(tensor)
+    return tensor[0].permute(1, 2, 0).numpy()

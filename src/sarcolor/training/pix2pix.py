@@ -41,7 +41,7 @@ class Pix2Pix:
         device: where the networks live.
     """
 
-    LOSSES: tuple[str, ...] = ("D_real", "D_fake", "D", "G_GAN", "G_L1", "G")
+    SHOWN: tuple[str, ...] = ("D", "G_GAN", "G_L1")  # in the progress bar; every loss is logged
 
     def __init__(self, cfg: Config, total_steps: int, device: torch.device) -> None:
         self.cfg, self.device, self.total_steps = cfg, device, total_steps
@@ -103,6 +103,6 @@ def _check_finite(losses: dict[str, torch.Tensor], step: int) -> None:
     bad = [k for k, v in losses.items() if not math.isfinite(float(v.detach()))]
     if bad:
         raise NonFiniteLossError(
-            f"non-finite loss ({', '.join(bad)}) at step {step}; the step was not applied. "
-            "Lower --lr or check the data for NaN"
+            f"non-finite loss ({', '.join(bad)}) at step {step}; stopped before applying it "
+            "(the last checkpoint is intact). Lower --lr or check the data for NaN"
         )

@@ -26,17 +26,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from sarcolor.config import Config, TrainConfig
-from sarcolor.data.dataset import Augment, EpochBatchSampler, PairDataset
-from sarcolor.data.discovery import Discovery, Pair, discover_pairs
-from sarcolor.data.io import atomic_write
-from sarcolor.data.preprocess import decode_output
-from sarcolor.data.split import select_split, split_scenes
-from sarcolor.data.stats import mean_colour
-from sarcolor.errors import SarcolorError
-from sarcolor.evaluation.figures import image_grid, plot_losses, read_metrics_log, save_image
-from sarcolor.runtime import resolve_device
-from sarcolor.training.checkpoint import (
+from sarcolor.checkpoint import (
     CheckpointMeta,
     checkpoint_path,
     load_modules,
@@ -46,6 +36,16 @@ from sarcolor.training.checkpoint import (
     resolve_checkpoint,
     save_checkpoint,
 )
+from sarcolor.config import Config, TrainConfig
+from sarcolor.data.dataset import Augment, EpochBatchSampler, PairDataset
+from sarcolor.data.discovery import Discovery, Pair, discover_pairs
+from sarcolor.data.io import atomic_write
+from sarcolor.data.preprocess import decode_output, display_input, input_label
+from sarcolor.data.split import select_split, split_scenes
+from sarcolor.data.stats import mean_colour
+from sarcolor.errors import SarcolorError
+from sarcolor.figures import image_grid, plot_losses, read_metrics_log, save_image
+from sarcolor.runtime import resolve_device
 from sarcolor.training.pix2pix import Pix2Pix
 
 DEFAULT_EPOCHS = 10
@@ -109,6 +109,8 @@ def train(
     """
     run_dir = Path(run_dir)
     cfg.validate()
+    if cfg.data.root:  # stored absolute, so evaluate/resume work from any folder
+        cfg.data.root = str(Path(cfg.data.root).resolve())
     device = resolve_device(cfg.train.device)
     found = find_data(cfg, echo)
 
@@ -133,6 +135,7 @@ def train(
         raise SarcolorError(f"{ckpt}: already at step {start_step} of {total}; raise --steps to continue")
 
     run_dir.mkdir(parents=True, exist_ok=True)
+    _trim_log(run_dir / "metrics.jsonl", start_step)
     atomic_write(run_dir / "config.yaml", lambda tmp: tmp.write_text(cfg.to_yaml()))
     _write_split(run_dir / "split.json", found.pairs, split)
     echo(_describe(cfg, found, split, total, device))
@@ -176,7 +179,7 @@ def train(
     with _stop_on_signal() as stop:
         try:
             while step < total:
-                batch = next(batches)
+                batch = _next_batch(batches)
                 x = batch["input"].to(device, non_blocking=True)
                 y = batch["target"].to(device, non_blocking=True)
                 losses = model.train_step(x, y, step)
@@ -185,7 +188,7 @@ def train(
                 for k, v in losses.items():
                     window.setdefault(k, []).append(v)
                 bar.update(1)
-                bar.set_postfix({k: f"{losses[k]:.3f}" for k in ("D", "G_GAN", "G_L1")}, refresh=False)
+                bar.set_postfix({k: f"{losses[k]:.3f}" for k in Pix2Pix.SHOWN}, refresh=False)
                 last = step == total
                 record: dict | None = None
                 if step % cfg.train.log_every == 0 or last:
@@ -226,6 +229,24 @@ def train(
     return TrainResult(run_dir, saved, step, total)
 
 
+def _next_batch(batches: Iterator[dict]) -> dict:
+    """The next batch; a loader worker's SarcolorError comes back as its own one-line message."""
+    try:
+        return next(batches)
+    except SarcolorError as exc:
+        # torch re-raises worker errors with the worker's traceback in the message
+        last = str(exc).strip().splitlines()[-1]
+        raise SarcolorError(last.removeprefix("sarcolor.errors.SarcolorError: ")) from None
+
+
+def _trim_log(path: Path, start_step: int) -> None:
+    """A fresh run starts a new log; a resumed one drops records past its checkpoint."""
+    if not path.exists():
+        return
+    keep = [r for r in read_metrics_log(path) if start_step and r.get("step", 0) <= start_step]
+    atomic_write(path, lambda tmp: tmp.write_text("".join(json.dumps(r) + "\n" for r in keep)))
+
+
 def _checkpoint(run_dir: Path, meta: CheckpointMeta, model: Pix2Pix, keep: int) -> Path:
     path = save_checkpoint(
         checkpoint_path(run_dir, meta.step),
@@ -254,11 +275,10 @@ def _write_samples(model: Pix2Pix, batch: dict, cfg: Config, path: Path) -> floa
     out = model.G(x)
     l1 = float((out - batch["target"].to(model.device)).abs().mean())
     rgb = decode_output(out, x, cfg.preprocess).cpu().numpy().transpose(0, 2, 3, 1)
-    inputs = ((batch["input"] + 1) / 2).numpy().transpose(0, 2, 3, 1)
+    inputs = display_input(batch["input"]).numpy().transpose(0, 2, 3, 1)
     truth = batch["rgb"].numpy().transpose(0, 2, 3, 1)
     rows = [[inputs[i], rgb[i], truth[i]] for i in range(len(rgb))]
-    label = "SAR" if cfg.preprocess.input == "sar" else "L*"
-    save_image(image_grid(rows, (label, "generated", "optical")), path)
+    save_image(image_grid(rows, (input_label(cfg.preprocess), "generated", "optical")), path)
     model.G.train()
     return l1
 

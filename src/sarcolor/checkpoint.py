@@ -58,6 +58,12 @@ def list_checkpoints(run_dir: str | Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+def run_dir_of(checkpoint: Path) -> Path:
+    """The run folder a checkpoint belongs to (its folder, outside a ``checkpoints/`` folder)."""
+    parent = checkpoint.resolve().parent
+    return parent.parent if parent.name == CHECKPOINT_DIR else parent
+
+
 def resolve_checkpoint(path: str | Path) -> Path:
     """A checkpoint file, or a RUN_DIR (→ its latest checkpoint)."""
     path = Path(path)
