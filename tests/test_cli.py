@@ -65,7 +65,8 @@ def test_real_samples_train_resume_colorize_evaluate(real_sen12: Path, tmp_path:
     report = json.loads(scores.read_text())
     assert report["summary"]["all"]["n"] == 2
     assert set(report["summary"]) == {"all", "agri", "grassland"}
-    assert all(np.isfinite(r["psnr"]) and 0 < r["ssim"] <= 1 for r in report["images"])
+    assert all(np.isfinite(r["model"]["psnr"]) and 0 < r["model"]["ssim"] <= 1 for r in report["images"])
+    assert set(report["images"][0]["baselines"]) == {"mean_colour", "terrain_colour", "level_lut"}
     assert (tmp_path / "scores_examples.png").is_file()
 
     ckpt = run / "checkpoints" / "step_0000003.safetensors"

@@ -65,6 +65,8 @@ class DataConfig:
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     split_seed: int = 0
+    holdout_terrain: str | None = None  # every scene of this terrain goes to test, none to training
+    holdout_season: str | None = None  # likewise for a season (spring, summer, fall, winter)
     crop_size: int = 256
     flip: bool = True
     rotate90: bool = True

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from sarcolor.config import Config
 from sarcolor.data.discovery import IMAGE_SUFFIXES, discover_pairs
-from sarcolor.data.io import check_image, read_image, write_rgb_png
-from sarcolor.data.split import SPLITS, select_split, split_scenes
+from sarcolor.data.io import atomic_write, check_image, read_image, write_rgb_png
+from sarcolor.data.split import SPLITS, select_split, split_for
 from sarcolor.errors import SarcolorError
 
 # (flag dest, config section, field): flags that override the configuration when given.
@@ -21,6 +21,8 @@ _OVERRIDES: tuple[tuple[str, str, str], ...] = (
     ("val_fraction", "data", "val_fraction"),
     ("test_fraction", "data", "test_fraction"),
     ("split_seed", "data", "split_seed"),
+    ("holdout_terrain", "data", "holdout_terrain"),
+    ("holdout_season", "data", "holdout_season"),
     ("jitter", "data", "jitter"),
     ("workers", "data", "num_workers"),
     ("input", "preprocess", "input"),
@@ -40,6 +42,7 @@ _OVERRIDES: tuple[tuple[str, str, str], ...] = (
     ("checkpoint_every", "train", "checkpoint_every"),
     ("tensorboard", "train", "tensorboard"),
 )
+_SPLIT_FLAGS = {"val_fraction", "test_fraction", "split_seed", "holdout_terrain", "holdout_season"}
 # What may change when resuming: the budget and where/how the run executes, not the model.
 _RESUMABLE = {
     "data",
@@ -56,11 +59,11 @@ _RESUMABLE = {
 
 def data(args: argparse.Namespace) -> int:
     cfg = Config()
-    _apply_overrides(cfg, args, allowed={"val_fraction", "test_fraction", "split_seed", "terrain"})
+    _apply_overrides(cfg, args, allowed=_SPLIT_FLAGS | {"terrain"}, only=True)
     cfg.validate()
     found = discover_pairs(args.root).filter_terrains(cfg.data.terrains)
     val, test, seed = cfg.data.val_fraction, cfg.data.test_fraction, cfg.data.split_seed
-    split = split_scenes(found.pairs, val, test, seed)
+    split = split_for(found.pairs, cfg.data)
     unreadable = [] if args.no_check else _unreadable(found.pairs)
     per_terrain = Counter(p.terrain or "-" for p in found.pairs)
     per_split = {name: len(select_split(found.pairs, split, name)) for name in SPLITS}
@@ -75,6 +78,8 @@ def data(args: argparse.Namespace) -> int:
             "val_fraction": val,
             "test_fraction": test,
             "seed": seed,
+            "holdout_terrain": cfg.data.holdout_terrain,
+            "holdout_season": cfg.data.holdout_season,
             "by": "scene (roi, season, scene)",
         },
         "unpaired": [str(p) for p in found.unpaired],
@@ -130,10 +135,14 @@ def build_config(args: argparse.Namespace) -> Config:
     return cfg.validate()
 
 
-def _apply_overrides(cfg: Config, args: argparse.Namespace, allowed: set[str] | None) -> None:
+def _apply_overrides(
+    cfg: Config, args: argparse.Namespace, allowed: set[str] | None, *, only: bool = False
+) -> None:
+    """Copy the given flags into ``cfg``. Flags outside ``allowed`` are an error (resuming), or
+    with ``only`` are not this command's business and are skipped."""
     for dest, section, name in _OVERRIDES:
         value = getattr(args, dest, None)
-        if value is None:
+        if value is None or (only and allowed is not None and dest not in allowed):
             continue
         if allowed is not None and dest not in allowed:
             raise SarcolorError(f"--{dest.replace('_', '-')} cannot change when resuming a run")
@@ -237,29 +246,73 @@ def colorize(args: argparse.Namespace) -> int:
 
 def evaluate(args: argparse.Namespace) -> int:
     from sarcolor.checkpoint import resolve_checkpoint, run_dir_of
+    from sarcolor.evaluation.evaluate import aggregate, aggregate_table, evaluate_predictions, write_json
     from sarcolor.evaluation.evaluate import evaluate as run_evaluation
-    from sarcolor.evaluation.evaluate import write_json
 
-    out = (
-        Path(args.out)
-        if args.out
-        else run_dir_of(resolve_checkpoint(args.checkpoint)) / "eval" / f"{args.split}.json"
-    )
-    examples = out.with_name(out.stem + "_examples.png")
-    result = run_evaluation(
-        args.checkpoint,
-        args.data,
-        args.split,
-        device=args.device,
-        examples_path=examples,
-        predictions_dir=args.save_predictions,
-        progress=False if args.no_progress else None,
-    )
-    print(f"{result.checkpoint} on the {result.split} split of {result.data_root}")
-    print(result.table())
-    write_json(result, out)
-    print(f"scores → {out}; best/worst examples → {examples}")
+    progress = False if args.no_progress else None
+    if args.predictions:
+        if args.data is None:
+            raise SarcolorError("--predictions needs --data (the targets)")
+        cfg = Config()
+        _apply_overrides(cfg, args, allowed=_SPLIT_FLAGS, only=True)
+        cfg.validate()
+        scenes = _split_file(Path(args.split_from)) if args.split_from else None
+        result = evaluate_predictions(
+            args.predictions,
+            args.data,
+            args.split,
+            cfg=cfg,
+            scenes=scenes,
+            weights_dir=args.weights_dir,
+            progress=progress,
+        )
+        out = Path(args.out) if args.out else Path(args.predictions) / f"scores_{args.split}.json"
+        results = [(result, out)]
+    else:
+        if any(getattr(args, f) is not None for f in _SPLIT_FLAGS):
+            raise SarcolorError("split options apply to --predictions; a checkpoint carries its own split")
+        results = []
+        for ckpt in args.checkpoint:
+            single = len(args.checkpoint) == 1 and args.out
+            out = (
+                Path(args.out)
+                if single
+                else run_dir_of(resolve_checkpoint(ckpt)) / "eval" / f"{args.split}.json"
+            )
+            result = run_evaluation(
+                ckpt,
+                args.data,
+                args.split,
+                device=args.device,
+                examples_path=out.with_name(out.stem + "_examples.png"),
+                predictions_dir=args.save_predictions if len(args.checkpoint) == 1 else None,
+                weights_dir=args.weights_dir,
+                progress=progress,
+            )
+            results.append((result, out))
+    for result, out in results:
+        print(result.table())
+        write_json(result, out)
+        print(f"scores → {out}\n")
+    if len(results) > 1:
+        print(aggregate_table([r for r, _ in results]))
+        if args.out:
+            summary = {
+                "runs": [r.source for r, _ in results],
+                "aggregate": aggregate([r for r, _ in results]),
+            }
+            atomic_write(args.out, lambda tmp: tmp.write_text(json.dumps(summary, indent=1)))
     return 0
+
+
+def _split_file(run_dir: Path) -> dict[str, list[str]]:
+    """The scene ids per split from a run folder's split.json (or the file itself)."""
+    path = run_dir / "split.json" if run_dir.is_dir() else run_dir
+    try:
+        body = json.loads(path.read_text())
+        return {name: body[name]["scenes"] for name in SPLITS}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SarcolorError(f"{path}: not a sarcolor split.json ({exc})") from None
 
 
 def demo(args: argparse.Namespace) -> int:

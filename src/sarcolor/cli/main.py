@@ -117,9 +117,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=commands.colorize)
 
-    p = sub.add_parser("evaluate", help="PSNR/SSIM of a model on a split, per terrain")
-    p.add_argument("--checkpoint", required=True, metavar="CKPT", help="checkpoint file or run folder")
+    p = sub.add_parser("evaluate", help="score a model (or any tool's images) beside three baselines")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument(
+        "--checkpoint",
+        action="append",
+        metavar="CKPT",
+        help="checkpoint file or run folder; repeat for several runs/seeds (then mean ± std)",
+    )
+    what.add_argument(
+        "--predictions", metavar="DIR", help="score these images, matched to the targets by name"
+    )
     p.add_argument("--data", metavar="DIR", help="dataset folder (default: the one the model was trained on)")
+    p.add_argument("--split-from", metavar="RUN_DIR", help="with --predictions: use this run's split.json")
+    p.add_argument(
+        "--weights-dir", metavar="DIR", help="LPIPS/FID weights (torch hub layout); never downloaded"
+    )
     p.add_argument("--split", default="test", choices=(*SPLITS, "all"), help="default test")
     p.add_argument(
         "--out",
@@ -129,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-predictions", metavar="DIR", help="also write every colorized image here")
     p.add_argument("--device", default="auto", choices=DEVICES, help="default auto")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _split_options(p)
     p.set_defaults(func=commands.evaluate)
 
     p = sub.add_parser("demo", help="synthetic data → train → evaluate → colorize → report")
@@ -158,6 +172,8 @@ def _split_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--split-seed", type=int, help=f"seed of the scene split (default {DataConfig.split_seed})"
     )
+    p.add_argument("--holdout-terrain", metavar="NAME", help="all scenes of this terrain are the test split")
+    p.add_argument("--holdout-season", metavar="NAME", help="all scenes of this season are the test split")
 
 
 def _positive(text: str) -> int:

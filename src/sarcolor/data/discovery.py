@@ -63,6 +63,12 @@ class Pair:
     terrain: str | None = None
     patch: int = -1
 
+    @property
+    def season(self) -> str | None:
+        """The season of a SEN1-2 scene id (``ROIs1868_summer_59`` → ``summer``), else ``None``."""
+        parts = self.scene.split("_")
+        return parts[1] if len(parts) == 3 and parts[0].startswith("ROIs") else None
+
 
 @dataclass
 class Discovery:

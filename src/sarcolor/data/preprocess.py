@@ -77,6 +77,15 @@ def decode_output(output: torch.Tensor, net_input: torch.Tensor, cfg: Preprocess
     return lab_to_rgb(lab, clip=True)
 
 
+def input_levels(net_input: torch.Tensor, levels: int = 256) -> torch.Tensor:
+    """An encoded input (B, 1, H, W) in [-1, 1] → integer levels 0…levels-1 (for lookup tables).
+
+    For SEN1-2 PNGs (``input='sar'``) the levels are exactly the 8-bit grey values of the file.
+    """
+    scaled = ((net_input.float() + 1.0) * 0.5).clamp(0.0, 1.0) * (levels - 1)
+    return scaled.round().long()
+
+
 def display_input(net_input: torch.Tensor) -> torch.Tensor:
     """An encoded input (B, 1, H, W) in [-1, 1] → grey in [0, 1] for pictures (SAR grey or L*/100)."""
     return ((net_input + 1.0) * 0.5).clamp(0.0, 1.0)

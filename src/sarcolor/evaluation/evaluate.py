@@ -1,11 +1,20 @@
-"""Score a checkpoint on a split: per-image PSNR/SSIM/L1, per terrain and overall, beside the
-constant mean-training-colour baseline."""
+"""Score colorized images under one protocol, beside three baselines.
+
+The protocol (printed with every result and stored in its JSON):
+
+* the split is by scene — ``(roi, season, scene)`` — and comes from the checkpoint (or is
+  recomputed from the same options for ``--predictions``), so no test scene was trained on;
+* pixel metrics per image on sRGB in [0, 1], data range 1, then averaged over images;
+* the baselines are fitted on the train split only: the constant mean colour, the mean colour
+  of the image's terrain, and a lookup table from input level (SAR grey or L*) to the mean
+  optical colour seen at that level. A model that does not beat one of them is flagged.
+"""
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,64 +22,123 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from sarcolor.config import Config
 from sarcolor.data.dataset import load_pair
-from sarcolor.data.discovery import discover_pairs
-from sarcolor.data.io import atomic_write, write_rgb_png
-from sarcolor.data.preprocess import input_label, source_sensor
-from sarcolor.data.split import SPLITS, select_split
+from sarcolor.data.discovery import IMAGE_SUFFIXES, Pair, discover_pairs
+from sarcolor.data.io import atomic_write, read_image, write_rgb_png
+from sarcolor.data.preprocess import encode_input, input_label, source_sensor
+from sarcolor.data.split import SPLITS, select_split, split_for
+from sarcolor.data.stats import lut_prediction, training_stats
 from sarcolor.errors import SarcolorError
-from sarcolor.evaluation.metrics import pixel_metrics
+from sarcolor.evaluation.metrics import HIGHER_IS_BETTER, METRICS, PSNR_CAP_DB, mean_std, pixel_metrics
+from sarcolor.evaluation.perceptual import Perceptual
 from sarcolor.figures import image_grid, save_image
 from sarcolor.inference.colorizer import Colorizer, chunked
 
-METRICS: tuple[str, ...] = ("psnr", "ssim", "l1")
+BASELINES: dict[str, str] = {
+    "mean_colour": "constant mean training colour",
+    "terrain_colour": "constant mean training colour of the image's terrain",
+    "level_lut": "lookup table: input level → mean training colour at that level",
+}
+CONVENTIONS = (
+    "per-image metrics on sRGB in [0, 1] (8-bit files / 255), data range 1, then averaged over "
+    f"images; PSNR = 10·log10(1/MSE) capped at {PSNR_CAP_DB:.0f} dB; SSIM with a Gaussian window "
+    "11, sigma 1.5, over the valid region, averaged over channels; MAE on [0, 1]; SAM in degrees, "
+    "averaged over pixels with non-zero colour; LPIPS (AlexNet) fed [-1, 1]; FID on Inception "
+    "pool3 (2048-d) against the whole ground-truth split"
+)
+Predictor = Callable[[Sequence[Pair], list[np.ndarray]], list[np.ndarray]]
 
 
 @dataclass
 class Evaluation:
-    """Per-image scores and their averages. Baseline scores are prefixed ``baseline_``."""
+    """Per-image scores of a model (or of prediction files) and of the baselines.
 
-    checkpoint: str
+    ``images`` holds one record per image: ``name``, ``terrain``, ``scene``, ``model``
+    (metric → value) and ``baselines`` (baseline → metric → value).
+    """
+
+    source: str
     split: str
     data_root: str
+    protocol: dict = field(default_factory=dict)
     images: list[dict] = field(default_factory=list)
-    mean_rgb: list[float] = field(default_factory=list)
+    perceptual: dict = field(default_factory=dict)
 
-    def summary(self) -> dict[str, dict[str, float]]:
-        """``{"all": {...}, "<terrain>": {...}}`` of mean scores and image counts."""
-        groups: dict[str, list[dict]] = defaultdict(list)
+    def groups(self) -> dict[str, list[dict]]:
+        """``all`` and one group per terrain (when the layout has terrains)."""
+        by_terrain: dict[str, list[dict]] = defaultdict(list)
         for record in self.images:
-            groups[record["terrain"]].append(record)
-        out = {"all": _mean(self.images)}
-        if len(groups) > 1 or "-" not in groups:
-            out.update({t: _mean(rs) for t, rs in sorted(groups.items())})
+            by_terrain[record["terrain"]].append(record)
+        out = {"all": self.images}
+        if set(by_terrain) != {"-"}:
+            out.update(sorted(by_terrain.items()))
         return out
+
+    def summary(self) -> dict[str, dict]:
+        """Per group: ``n``, ``scenes``, mean ``model`` scores and mean ``baselines`` scores."""
+        out = {}
+        for name, records in self.groups().items():
+            metrics = list(records[0]["model"])
+            out[name] = {
+                "n": len(records),
+                "scenes": len({r["scene"] for r in records}),
+                "model": {m: float(np.mean([r["model"][m] for r in records])) for m in metrics},
+                "baselines": {
+                    b: {m: float(np.mean([r["baselines"][b][m] for r in records])) for m in METRICS}
+                    for b in records[0]["baselines"]
+                },
+            }
+        return out
+
+    def flags(self) -> list[str]:
+        """Baselines the model scores worse than overall, on PSNR or SSIM (ties, e.g. both at the
+        PSNR cap, are not flagged)."""
+        s = self.summary()["all"]
+        return [
+            f"does not beat the {b.replace('_', ' ')} baseline on {m.upper()} "
+            f"({s['model'][m]:.4g} vs {scores[m]:.4g})"
+            for b, scores in s["baselines"].items()
+            for m in ("psnr", "ssim")
+            if _better(m, scores[m], s["model"][m])
+        ]
 
     def to_dict(self) -> dict:
         return {
-            "checkpoint": self.checkpoint,
+            "source": self.source,
             "split": self.split,
             "data": self.data_root,
-            "conventions": "per-image metrics on sRGB in [0,1], data range 1, then averaged; "
-            "SSIM Gaussian window 11, sigma 1.5; PSNR capped at 100 dB; "
-            "baseline = constant mean training colour",
-            "mean_training_rgb": self.mean_rgb,
+            "protocol": self.protocol,
+            "conventions": CONVENTIONS,
+            "baselines": BASELINES,
             "summary": self.summary(),
+            "perceptual": self.perceptual,
+            "flags": self.flags(),
             "images": self.images,
         }
 
     def table(self) -> str:
-        """A plain-text table of the summary."""
-        head = (
-            f"{'terrain':<12}{'n':>6}{'PSNR':>9}{'SSIM':>8}{'L1':>8}  │ mean colour:"
-            f"{'PSNR':>7}{'SSIM':>8}{'L1':>8}"
-        )
-        lines = [head, "─" * len(head)]
-        for name, s in self.summary().items():
-            lines.append(
-                f"{name:<12}{s['n']:>6d}{s['psnr']:>9.2f}{s['ssim']:>8.4f}{s['l1']:>8.4f}  │ "
-                f"{'':12}{s['baseline_psnr']:>7.2f}{s['baseline_ssim']:>8.4f}{s['baseline_l1']:>8.4f}"
-            )
+        """Plain-text tables: the model per terrain, then the baselines overall, flags, conventions."""
+        summary = self.summary()
+        metrics = list(summary["all"]["model"])
+        head = f"{'':<18}{'n':>5}" + "".join(f"{_label(m):>9}" for m in metrics)
+        lines = [
+            f"{self.source} — {self.split} split: {summary['all']['n']} images from "
+            f"{summary['all']['scenes']} scenes ({self.protocol.get('split_by', 'scene')})",
+            head,
+            "─" * len(head),
+        ]
+        for name, s in summary.items():
+            lines.append(f"{name:<18}{s['n']:>5}" + "".join(_fmt(m, s["model"][m]) for m in metrics))
+        lines.append(f"{'baselines (all)':<18}{'':>5}" + "".join(f"{_label(m):>9}" for m in METRICS))
+        for b, scores in summary["all"]["baselines"].items():
+            lines.append(f"  {b:<16}{'':>5}" + "".join(_fmt(m, scores[m]) for m in METRICS))
+        for name, result in self.perceptual.items():
+            if result.get("available") and "value" in result:
+                lines.append(f"{name.upper()}: {result['value']:.2f} over {result['n']} images")
+            elif not result.get("available"):
+                lines.append(f"{name.upper()}: unavailable — {result['reason']}")
+        lines += [f"⚠ the model {flag}" for flag in self.flags()]
         return "\n".join(lines)
 
 
@@ -83,30 +151,133 @@ def evaluate(
     batch_size: int = 8,
     examples_path: str | Path | None = None,
     predictions_dir: str | Path | None = None,
+    weights_dir: str | Path | None = None,
+    perceptual: bool = True,
     progress: bool | None = None,
 ) -> Evaluation:
     """Evaluate a checkpoint on the pairs of ``split`` under ``data`` (default: its training data).
 
     The split is the one stored in the checkpoint (scene ids), so scenes seen in training are
-    never scored as ``test``. ``examples_path`` receives a grid of the best and worst images;
-    ``predictions_dir`` receives every colorized image as ``<s1 name>.png``.
+    never scored as ``test``; the baselines use the statistics stored at training time.
+    ``examples_path`` receives a grid of the best and worst images; ``predictions_dir``
+    receives every colorized image as ``<s1 name>.png``.
     """
-    if split not in (*SPLITS, "all"):
-        raise SarcolorError(f"--split must be one of {', '.join(SPLITS)}, all; got {split!r}")
     colorizer = Colorizer(checkpoint, device, batch_size=batch_size)
     cfg, meta = colorizer.config, colorizer.meta
     root = Path(data) if data is not None else Path(cfg.data.root)
     found = discover_pairs(root).filter_terrains(cfg.data.terrains)
+    _check_split(split)
     if split != "all" and split not in meta.split:
         raise SarcolorError(f"{colorizer.path}: checkpoint stores no {split!r} split")
     pairs = select_split(found.pairs, meta.split, split)
-    if not pairs:
+    stats = meta.stats if "lut" in meta.stats else _stats_from_data(found.pairs, meta.split, cfg, progress)
+
+    def predict(chunk: Sequence[Pair], sources: list[np.ndarray]) -> list[np.ndarray]:
+        preds = colorizer.colorize_many(sources)
+        if predictions_dir is not None:
+            for pair, pred in zip(chunk, preds, strict=True):
+                write_rgb_png(Path(predictions_dir) / f"{pair.s1.stem}.png", pred)
+        return preds
+
+    protocol = _protocol(cfg, meta.split, split, source="checkpoint")
+    return _score(
+        str(colorizer.path),
+        root,
+        split,
+        pairs,
+        predict,
+        stats,
+        cfg,
+        protocol,
+        examples_path,
+        Perceptual(weights_dir, colorizer.device) if perceptual else None,
+        progress,
+    )
+
+
+def evaluate_predictions(
+    predictions: str | Path,
+    data: str | Path,
+    split: str = "test",
+    *,
+    cfg: Config | None = None,
+    scenes: dict[str, list[str]] | None = None,
+    examples_path: str | Path | None = None,
+    weights_dir: str | Path | None = None,
+    perceptual: bool = True,
+    progress: bool | None = None,
+) -> Evaluation:
+    """Score images made by any tool, matched to the optical targets by name.
+
+    A prediction may be named after the pair (``ROIs1868_summer_59_p30.png``), its SAR file
+    (``…_s1_…``) or its optical file (``…_s2_…``), with any image suffix. The split is
+    ``scenes`` (e.g. a run's ``split.json``) or recomputed from ``cfg.data`` exactly as
+    ``sarcolor train`` would; the baselines are fitted on its train split.
+    """
+    cfg = cfg or Config()
+    folder = Path(predictions)
+    if not folder.is_dir():
+        raise SarcolorError(f"{folder}: predictions folder not found")
+    found = discover_pairs(data).filter_terrains(cfg.data.terrains)
+    _check_split(split)
+    scenes = scenes or split_for(found.pairs, cfg.data)
+    pairs = select_split(found.pairs, scenes, split)
+    files = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
+    matched = {pair.name: _match(pair, files) for pair in pairs}
+    missing = [name for name, path in matched.items() if path is None]
+    if len(missing) == len(pairs):
+        raise SarcolorError(f"{folder}: no prediction matches any of the {len(pairs)} {split} pairs by name")
+    if missing:
         raise SarcolorError(
-            f"{root}: no pairs of the {split!r} split (scenes {meta.split.get(split, [])}) found here"
+            f"{folder}: {len(missing)} of {len(pairs)} {split} pairs have no prediction, e.g. {missing[0]}"
         )
-    mean_rgb = [float(v) for v in meta.stats.get("mean_rgb", [0.5, 0.5, 0.5])]
-    result = Evaluation(str(colorizer.path), split, str(root), mean_rgb=mean_rgb)
-    gallery: list[tuple[float, np.ndarray, np.ndarray, np.ndarray, str]] = []
+    stats = _stats_from_data(found.pairs, scenes, cfg, progress)
+
+    def predict(chunk: Sequence[Pair], sources: list[np.ndarray]) -> list[np.ndarray]:
+        out = []
+        for pair, source in zip(chunk, sources, strict=True):
+            image = read_image(matched[pair.name])
+            if image.shape[:2] != source.shape[:2]:
+                raise SarcolorError(
+                    f"{matched[pair.name]}: size {image.shape[1]}×{image.shape[0]} "
+                    f"differs from its target {pair.s2.name}"
+                )
+            out.append(np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image)
+        return out
+
+    protocol = _protocol(cfg, scenes, split, source="predictions")
+    return _score(
+        str(folder),
+        Path(data),
+        split,
+        pairs,
+        predict,
+        stats,
+        cfg,
+        protocol,
+        examples_path,
+        Perceptual(weights_dir) if perceptual else None,
+        progress,
+    )
+
+
+def _score(
+    source: str,
+    root: Path,
+    split: str,
+    pairs: list[Pair],
+    predict: Predictor,
+    stats: dict,
+    cfg: Config,
+    protocol: dict,
+    examples_path: str | Path | None,
+    lpips_fid: Perceptual | None,
+    progress: bool | None,
+) -> Evaluation:
+    if not pairs:
+        raise SarcolorError(f"{root}: no pairs of the {split!r} split found here")
+    result = Evaluation(source, split, str(root), protocol)
+    gallery: list[tuple] = []
     sensor = source_sensor(cfg.preprocess)
     bar = tqdm(
         total=len(pairs),
@@ -117,33 +288,125 @@ def evaluate(
     for chunk in chunked(pairs, 16):
         loaded = [load_pair(p, sensor) for p in chunk]
         sources = [s.permute(1, 2, 0).numpy() for s, _ in loaded]
-        preds = colorizer.colorize_many(sources)
-        for pair, (source, rgb), pred in zip(chunk, loaded, preds, strict=True):
-            if predictions_dir is not None:
-                write_rgb_png(Path(predictions_dir) / f"{pair.s1.stem}.png", pred)
+        preds = predict(chunk, sources)
+        for pair, (src, rgb), pred in zip(chunk, loaded, preds, strict=True):
             target = rgb[None]
-            model = pixel_metrics(torch.from_numpy(pred).permute(2, 0, 1)[None], target)
-            const = torch.tensor(mean_rgb, dtype=target.dtype).view(1, 3, 1, 1).expand_as(target)
-            base = pixel_metrics(const, target)
-            record = {"name": pair.name, "terrain": pair.terrain or "-", "scene": pair.scene}
-            record.update({k: float(model[k][0]) for k in METRICS})
-            record.update({f"baseline_{k}": float(base[k][0]) for k in METRICS})
-            result.images.append(record)
+            pred_t = torch.from_numpy(np.ascontiguousarray(pred)).permute(2, 0, 1)[None]
+            model = {k: float(v[0]) for k, v in pixel_metrics(pred_t, target).items()}
+            if lpips_fid is not None:
+                lp = lpips_fid.update(pred_t, target)
+                if lp is not None:
+                    model["lpips"] = float(lp[0])
+            baselines = {
+                name: {k: float(v[0]) for k, v in pixel_metrics(image, target).items()}
+                for name, image in _baseline_images(
+                    encode_input(src[None], cfg.preprocess), pair, stats
+                ).items()
+            }
+            result.images.append(
+                {
+                    "name": pair.name,
+                    "terrain": pair.terrain or "-",
+                    "scene": pair.scene,
+                    "model": model,
+                    "baselines": baselines,
+                }
+            )
             gallery.append(
-                (
-                    record["psnr"],
-                    source.permute(1, 2, 0).numpy(),
-                    pred,
-                    rgb.permute(1, 2, 0).numpy(),
-                    pair.name,
-                )
+                (model["psnr"], src.permute(1, 2, 0).numpy(), pred, rgb.permute(1, 2, 0).numpy(), pair.name)
             )
             gallery = _keep_extremes(gallery, 3)
         bar.update(len(chunk))
     bar.close()
+    if lpips_fid is not None:
+        result.perceptual = lpips_fid.result()
     if examples_path is not None:
         write_examples(gallery, examples_path, input_label(cfg.preprocess))
     return result
+
+
+def _baseline_images(net_input: torch.Tensor, pair: Pair, stats: dict) -> dict[str, torch.Tensor]:
+    """The three baseline predictions (1, 3, H, W) for one image."""
+    h, w = net_input.shape[-2:]
+    mean = stats["mean_rgb"]
+    terrain = stats.get("terrain_rgb", {}).get(pair.terrain or "-", mean)
+    const = lambda rgb: torch.tensor(rgb, dtype=torch.float32).view(1, 3, 1, 1).expand(1, 3, h, w)  # noqa: E731
+    return {
+        "mean_colour": const(mean),
+        "terrain_colour": const(terrain),
+        "level_lut": lut_prediction(net_input, stats["lut"]),
+    }
+
+
+def _stats_from_data(
+    pairs: list[Pair], scenes: dict[str, list[str]], cfg: Config, progress: bool | None
+) -> dict:
+    train = select_split(pairs, scenes, "train")
+    if not train:
+        raise SarcolorError("the train split holds no pairs here: the baselines cannot be fitted")
+    return training_stats(train, cfg.preprocess, progress=progress)
+
+
+def _protocol(cfg: Config, scenes: dict[str, list[str]], split: str, source: str) -> dict:
+    d = cfg.data
+    return {
+        "split_by": "scene (roi, season, scene), across terrain folders",
+        "split_source": source,
+        "val_fraction": d.val_fraction,
+        "test_fraction": d.test_fraction,
+        "split_seed": d.split_seed,
+        "holdout_terrain": d.holdout_terrain,
+        "holdout_season": d.holdout_season,
+        "scenes": scenes.get(split, sorted({s for ids in scenes.values() for s in ids})),
+        "input": cfg.preprocess.input,
+        "target": cfg.preprocess.target,
+    }
+
+
+def _match(pair: Pair, files: dict[str, Path]) -> Path | None:
+    for stem in (pair.name, pair.s1.stem, pair.s2.stem):
+        if stem in files:
+            return files[stem]
+    return None
+
+
+def _check_split(split: str) -> None:
+    if split not in (*SPLITS, "all"):
+        raise SarcolorError(f"--split must be one of {', '.join(SPLITS)}, all; got {split!r}")
+
+
+def _better(metric: str, model: float, baseline: float) -> bool:
+    return model > baseline if HIGHER_IS_BETTER[metric] else model < baseline
+
+
+def _label(metric: str) -> str:
+    return {"sam": "SAM°", "psnr": "PSNR"}.get(metric, metric.upper())
+
+
+def _fmt(metric: str, value: float) -> str:
+    return f"{value:>9.2f}" if metric in ("psnr", "sam") else f"{value:>9.4f}"
+
+
+def aggregate(evaluations: Sequence[Evaluation]) -> dict[str, dict[str, tuple[float, float]]]:
+    """Mean ± std across runs (checkpoints or seeds) of each group's model scores."""
+    summaries = [e.summary() for e in evaluations]
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for group in summaries[0]:
+        if all(group in s for s in summaries):
+            metrics = summaries[0][group]["model"]
+            out[group] = {m: mean_std([s[group]["model"][m] for s in summaries]) for m in metrics}
+    return out
+
+
+def aggregate_table(evaluations: Sequence[Evaluation]) -> str:
+    """Plain-text mean ± std table over several evaluations."""
+    agg = aggregate(evaluations)
+    metrics = list(agg["all"])
+    head = f"{'':<14}" + "".join(f"{_label(m):>17}" for m in metrics)
+    lines = [f"mean ± std over {len(evaluations)} runs", head, "─" * len(head)]
+    for group, values in agg.items():
+        lines.append(f"{group:<14}" + "".join(f"{m_:>10.4g} ± {s_:<5.2g}" for m_, s_ in values.values()))
+    return "\n".join(lines)
 
 
 def write_json(evaluation: Evaluation, path: str | Path) -> Path:
@@ -167,10 +430,3 @@ def _keep_extremes(gallery: list, k: int) -> list:
         return gallery
     ordered = sorted(gallery, key=lambda g: g[0])
     return ordered[:k] + ordered[-k:]
-
-
-def _mean(records: Sequence[dict]) -> dict:
-    keys = [*METRICS, *(f"baseline_{k}" for k in METRICS)]
-    out: dict = {k: float(np.mean([r[k] for r in records])) for k in keys}
-    out["n"] = len(records)
-    return out

@@ -1,15 +1,21 @@
 """Per-image pixel metrics on sRGB images in [0, 1] (data range 1).
 
-Each metric returns one value per image; averages are taken over images afterwards (pooling
-the error over a batch first would inflate PSNR).
+Each metric returns one value per image; averages are taken over images afterwards. Pooling
+the squared error over a whole batch first would weight the easy images' tiny errors against
+the hard ones and inflate PSNR.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from kornia.metrics import ssim as ssim_map
 
 PSNR_CAP_DB: float = 100.0  # identical images have infinite PSNR; capped so averages stay finite
+METRICS: tuple[str, ...] = ("psnr", "ssim", "mae", "sam")
+HIGHER_IS_BETTER: dict[str, bool] = {"psnr": True, "ssim": True, "mae": False, "sam": False, "lpips": False}
+UNITS: dict[str, str] = {"psnr": "dB", "ssim": "", "mae": "", "sam": "°", "lpips": ""}
 
 
 def psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -28,11 +34,38 @@ def ssim(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return ssim_map(pred, target, window_size=11, max_val=1.0, padding="valid").mean(dim=(1, 2, 3))
 
 
+def mae(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) pair → (B,) mean absolute error."""
+    return (pred - target).abs().mean(dim=(1, 2, 3))
+
+
+def sam(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """(B, C, H, W) pair → (B,) spectral angle in degrees, averaged over pixels.
+
+    The angle between the colour vectors of prediction and target at each pixel,
+    ``arccos(<p, t> / (|p| |t|))`` (Kruse et al. 1993). Pixels where either vector is zero
+    (pure black) have no direction and are left out; an image with none left scores 0.
+    """
+    dot = (pred * target).sum(dim=1)
+    norms = pred.norm(dim=1) * target.norm(dim=1)
+    valid = norms > eps
+    cos = (dot / norms.clamp(min=eps)).clamp(-1.0, 1.0)
+    angle = torch.rad2deg(torch.acos(cos)) * valid
+    count = valid.sum(dim=(1, 2))
+    return angle.sum(dim=(1, 2)) / count.clamp(min=1)
+
+
 def pixel_metrics(pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-    """``{"psnr": (B,), "ssim": (B,), "l1": (B,)}`` for a batch of images in [0, 1]."""
+    """``{"psnr", "ssim", "mae", "sam"}``, each (B,), for a batch of images in [0, 1]."""
     pred, target = pred.double(), target.double()
     return {
-        "psnr": psnr(pred, target),
-        "ssim": ssim(pred, target),
-        "l1": (pred - target).abs().mean(dim=(1, 2, 3)),
+        name: fn(pred, target) for name, fn in (("psnr", psnr), ("ssim", ssim), ("mae", mae), ("sam", sam))
     }
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for one value)."""
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, 0.0
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))

@@ -41,8 +41,8 @@ from sarcolor.data.dataset import Augment, EpochBatchSampler, PairDataset
 from sarcolor.data.discovery import Discovery, Pair, discover_pairs
 from sarcolor.data.io import atomic_write
 from sarcolor.data.preprocess import decode_output, display_input, input_label
-from sarcolor.data.split import select_split, split_scenes
-from sarcolor.data.stats import mean_colour
+from sarcolor.data.split import select_split, split_for
+from sarcolor.data.stats import training_stats
 from sarcolor.errors import SarcolorError
 from sarcolor.figures import image_grid, plot_losses, read_metrics_log, save_image
 from sarcolor.runtime import resolve_device
@@ -121,15 +121,12 @@ def train(
         start_step, split, stats = meta.step, meta.split, meta.stats
         echo(f"resuming from step {start_step} ({ckpt})")
     else:
-        split = split_scenes(found.pairs, cfg.data.val_fraction, cfg.data.test_fraction, cfg.data.split_seed)
+        split = split_for(found.pairs, cfg.data)
     train_pairs = select_split(found.pairs, split, "train")
     if not train_pairs:
         raise SarcolorError(f"{cfg.data.root}: the train split holds no pairs")
     if not resume:
-        stats = {
-            "mean_rgb": mean_colour(train_pairs, progress=bool(progress)),
-            "train_pairs": len(train_pairs),
-        }
+        stats = training_stats(train_pairs, cfg.preprocess, progress=progress)
     total = total_steps_for(cfg.train, len(train_pairs))
     if start_step >= total:
         raise SarcolorError(f"{ckpt}: already at step {start_step} of {total}; raise --steps to continue")
