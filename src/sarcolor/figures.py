@@ -79,14 +79,15 @@ def plot_losses(records: Sequence[dict], path: str | Path, title: str = "pix2pix
     import matplotlib.pyplot as plt
 
     steps = [r["step"] for r in records]
+    marker = "o" if len(records) < 20 else None  # short logs: show the points themselves
     fig, (ax_gan, ax_l1) = plt.subplots(1, 2, figsize=(10, 3.6))
     for key, colour in (("D", "tab:red"), ("G_GAN", "tab:blue")):
-        ax_gan.plot(steps, [r[key] for r in records], label=key, color=colour)
+        ax_gan.plot(steps, [r[key] for r in records], label=key, color=colour, marker=marker)
     ax_gan.set_xlabel("step")
     ax_gan.set_ylabel("BCE")
     ax_gan.set_title("adversarial")
     ax_gan.legend()
-    ax_l1.plot(steps, [r["G_L1"] for r in records], color="tab:green", label="G_L1 (train)")
+    ax_l1.plot(steps, [r["G_L1"] for r in records], color="tab:green", label="G_L1 (train)", marker=marker)
     val = [(r["step"], r["val_L1"]) for r in records if r.get("val_L1") is not None]
     if val:
         ax_l1.plot(*zip(*val, strict=True), "o-", color="tab:purple", label="L1 (val)")

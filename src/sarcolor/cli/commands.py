@@ -315,6 +315,28 @@ def _split_file(run_dir: Path) -> dict[str, list[str]]:
         raise SarcolorError(f"{path}: not a sarcolor split.json ({exc})") from None
 
 
+def report(args: argparse.Namespace) -> int:
+    from sarcolor.evaluation.report import build_run_report, write_report
+
+    progress = False if args.no_progress else None
+    reports = [
+        build_run_report(
+            run, split=args.split, metric=args.metric, data=args.data, device=args.device, progress=progress
+        )
+        for run in args.runs
+    ]
+    names = [r.name for r in reports]
+    if len(set(names)) < len(names):
+        for i, r in enumerate(reports):  # two runs with the same folder name: keep both apart
+            r.name = f"{i + 1}-{r.name}"
+    out = Path(args.out) if args.out else Path(args.runs[0]) / "report.html"
+    html_path, md_path = write_report(reports, out, args.metric)
+    for r in reports:
+        print(r.evaluation.table() + "\n")
+    print(f"report → {html_path} (open it in a browser) and {md_path}")
+    return 0
+
+
 def demo(args: argparse.Namespace) -> int:
     from sarcolor.demo import run_demo
 

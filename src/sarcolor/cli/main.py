@@ -1,4 +1,4 @@
-"""The ``sarcolor`` command line: data, train, colorize, evaluate, demo.
+"""The ``sarcolor`` command line: data, train, colorize, evaluate, report, demo.
 
 The CLI only parses options and prints; the work is done by the library. A
 :class:`~sarcolor.errors.SarcolorError` is printed as one line (``--debug`` shows the
@@ -17,6 +17,7 @@ from sarcolor.cli import commands
 from sarcolor.config import DEVICES, INPUT_MODES, TARGET_MODES, DataConfig, ModelConfig, TrainConfig
 from sarcolor.data.split import SPLITS
 from sarcolor.errors import SarcolorError, first_line
+from sarcolor.evaluation.metrics import METRICS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,6 +145,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _split_options(p)
     p.set_defaults(func=commands.evaluate)
+
+    p = sub.add_parser("report", help="one self-contained HTML report (+ Markdown) of one or more runs")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (several: compared side by side)")
+    p.add_argument("--out", metavar="FILE.html", help="default: RUN_DIR/report.html of the first run")
+    p.add_argument("--split", default="test", choices=(*SPLITS, "all"), help="default test")
+    p.add_argument(
+        "--metric", default="psnr", choices=METRICS, help="ranks the gallery images (default psnr)"
+    )
+    p.add_argument("--data", metavar="DIR", help="dataset folder (default: each run's own)")
+    p.add_argument("--device", default="auto", choices=DEVICES, help="default auto")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=commands.report)
 
     p = sub.add_parser("demo", help="synthetic data → train → evaluate → colorize → report")
     p.add_argument("--out", default="demo-out", metavar="DIR", help="output folder (default demo-out)")
