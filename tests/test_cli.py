@@ -165,7 +165,7 @@ def test_errors_are_one_line_without_traceback(tiny_run: Path, synthetic_v2: Pat
         ),
         (
             f"colorize {bad_png} --checkpoint {evil} --out {tmp_path / 'o'}",
-            "not a sarcolor safetensors checkpoint",
+            "sarcolor loads only safetensors checkpoints",
         ),
         (
             f"colorize {tmp_path / 'nothing*.png'} --checkpoint {tiny_run} --out {tmp_path / 'o'}",

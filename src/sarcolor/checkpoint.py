@@ -176,12 +176,20 @@ def prune_checkpoints(run_dir: str | Path, keep: int) -> None:
 
 
 def _open(path: Path):
+    """Open a safetensors file lazily; pickles and torch.save archives are refused unread."""
     if not path.is_file():
         raise SarcolorError(f"{path}: checkpoint not found")
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head[:1] == b"\x80" or head == b"PK\x03\x04":
+        raise SarcolorError(
+            f"{path}: a pickle / torch.save file; sarcolor loads only safetensors checkpoints, "
+            "because unpickling can run arbitrary code"
+        )
     try:
         return safe_open(str(path), framework="pt", device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
-        raise SarcolorError(f"{path}: not a sarcolor safetensors checkpoint ({exc})") from None
+        raise SarcolorError(f"{path}: not a sarcolor safetensors checkpoint, or truncated ({exc})") from None
 
 
 def _meta(path: Path, metadata: dict[str, str]) -> CheckpointMeta:

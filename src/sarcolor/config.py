@@ -21,6 +21,8 @@ from sarcolor.errors import SarcolorError, first_line
 InputMode = Literal["sar", "optical-l"]
 TargetMode = Literal["rgb", "lab", "ab"]
 DeviceName = Literal["auto", "cpu", "cuda"]
+OnBadSample = Literal["error", "skip"]
+OnNonFinite = Literal["stop", "skip"]
 DEVICES: tuple[str, ...] = get_args(DeviceName)
 
 INPUT_MODES: tuple[str, ...] = get_args(InputMode)
@@ -72,6 +74,7 @@ class DataConfig:
     rotate90: bool = True
     jitter: bool = False  # pix2pix: resize to 286 then random-crop 256
     num_workers: int = -1  # -1: choose from the CPU count
+    on_bad_sample: OnBadSample = "error"  # error: check every file first; skip: leave bad pairs out
 
     def validate(self) -> None:
         for name in ("val_fraction", "test_fraction"):
@@ -80,6 +83,7 @@ class DataConfig:
                 raise SarcolorError(f"data.{name} must be in [0, 1), got {value}")
         if self.val_fraction + self.test_fraction >= 1.0:
             raise SarcolorError("data.val_fraction + data.test_fraction must leave a train split")
+        _check_choice("data.on_bad_sample", self.on_bad_sample, get_args(OnBadSample))
         if self.crop_size < 256 or self.crop_size % 256:
             raise SarcolorError(f"data.crop_size must be a multiple of 256, got {self.crop_size}")
 
@@ -117,6 +121,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     keep_checkpoints: int = 2
     tensorboard: bool = False
+    on_nonfinite: OnNonFinite = "stop"  # skip: leave out the update, stop after 10 in a row
 
     def validate(self) -> None:
         if self.steps is not None and self.epochs is not None:
@@ -132,6 +137,7 @@ class TrainConfig:
         if self.lr <= 0:
             raise SarcolorError(f"train.lr must be > 0, got {self.lr}")
         _check_choice("train.device", self.device, get_args(DeviceName))
+        _check_choice("train.on_nonfinite", self.on_nonfinite, get_args(OnNonFinite))
         for name in ("log_every", "sample_every", "checkpoint_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise SarcolorError(f"train.{name} must be >= 1, got {getattr(self, name)}")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sarcolor.config import Config
 from sarcolor.data.discovery import IMAGE_SUFFIXES, discover_pairs
-from sarcolor.data.io import atomic_write, check_image, read_image, write_rgb_png
+from sarcolor.data.io import atomic_write, check_image
 from sarcolor.data.split import SPLITS, select_split, split_for
 from sarcolor.errors import SarcolorError
 
@@ -41,10 +41,14 @@ _OVERRIDES: tuple[tuple[str, str, str], ...] = (
     ("sample_every", "train", "sample_every"),
     ("checkpoint_every", "train", "checkpoint_every"),
     ("tensorboard", "train", "tensorboard"),
+    ("on_bad_sample", "data", "on_bad_sample"),
+    ("on_nonfinite", "train", "on_nonfinite"),
 )
 _SPLIT_FLAGS = {"val_fraction", "test_fraction", "split_seed", "holdout_terrain", "holdout_season"}
 # What may change when resuming: the budget and where/how the run executes, not the model.
 _RESUMABLE = {
+    "on_bad_sample",
+    "on_nonfinite",
     "data",
     "workers",
     "steps",
@@ -206,25 +210,14 @@ def expand_inputs(inputs: list[str], skip: Path | None = None) -> list[Path]:
 
 
 def colorize(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
-
     from sarcolor.inference.colorizer import Colorizer
+    from sarcolor.inference.files import colorize_files, plan_outputs
 
-    out = Path(args.out)
-    files = expand_inputs(args.inputs, skip=out)
-    single_file = out.suffix.lower() == ".png"
-    if single_file and len(files) > 1:
-        raise SarcolorError(f"{out}: a .png output takes one input, got {len(files)}; give a folder")
-    targets = [out] if single_file else [out / f"{f.stem}.png" for f in files]
-    dupes = [t for t, n in Counter(targets).items() if n > 1]
-    if dupes:
-        raise SarcolorError(f"two inputs would both be written to {dupes[0]}; colorize them separately")
-    inputs = {f.resolve() for f in files}
-    clobbered = [t for t in targets if t.resolve() in inputs]
-    if clobbered:
-        raise SarcolorError(f"{clobbered[0]}: output would overwrite an input; choose another --out")
     if not 0 <= args.overlap < 256:
         raise SarcolorError(f"--overlap must be in [0, 255], got {args.overlap}")
+    out = Path(args.out)
+    files = expand_inputs(args.inputs, skip=out)
+    targets = plan_outputs(files, out, overwrite=args.overwrite)
     colorizer = Colorizer(
         args.checkpoint,
         args.device,
@@ -232,15 +225,20 @@ def colorize(args: argparse.Namespace) -> int:
         overlap=args.overlap,
         batch_size=args.batch_size,
     )
-    for src, dst in tqdm(
-        list(zip(files, targets, strict=True)),
-        desc="colorize",
-        unit="img",
-        disable=True if args.no_progress else None,
-    ):
-        rgb = colorizer.colorize(read_image(src))
-        write_rgb_png(dst, rgb)
-    print(f"colorized {len(files)} image(s) → {out}")
+    report = colorize_files(
+        colorizer,
+        files,
+        targets,
+        on_bad_sample=args.on_bad_sample,
+        chunk=args.batch_size,
+        progress=False if args.no_progress else None,
+    )
+    print(f"colorized {len(report.written)} image(s) → {out}")
+    if report.failed:
+        print(f"{len(report.failed)} input(s) failed:")
+        for path, reason in report.failed:
+            print(f"  {path}: {reason}")
+        return 1
     return 0
 
 

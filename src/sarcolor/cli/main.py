@@ -101,6 +101,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="also log to TensorBoard (needs the package)",
     )
+    p.add_argument(
+        "--on-bad-sample",
+        choices=("error", "skip"),
+        help="error (default): check every file first and list the bad ones; skip: leave them out",
+    )
+    p.add_argument(
+        "--on-nonfinite",
+        choices=("stop", "skip"),
+        help="stop (default): stop on a NaN/Inf loss; skip: leave that update out (10 in a row stop)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _split_options(p)
     p.set_defaults(func=commands.train)
@@ -114,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_positive, default=8, help="tiles per forward pass (default 8)")
     p.add_argument(
         "--train-mode", action="store_true", help="pix2pix's stochastic test-time mode (dropout on)"
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs (refused otherwise)")
+    p.add_argument(
+        "--on-bad-sample",
+        default="error",
+        choices=("error", "skip"),
+        help="skip: report unreadable inputs at the end and go on (exit status 1); default error",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=commands.colorize)
@@ -215,6 +232,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"sarcolor {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not bad input: still one line, the traceback on request
+        if args.debug:
+            traceback.print_exc()
+        print(
+            f"sarcolor {args.command}: internal error: {type(exc).__name__}: {first_line(exc)} "
+            "(run with --debug for the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -57,6 +57,8 @@ class PairDataset(Dataset):
         preprocess: how images are encoded.
         crop_size: side of the square served.
         augment: pair-preserving augmentation, or ``None`` for none.
+        skip_bad: serve the next readable pair in place of one that fails to load, and report
+            the failure in the item's ``skipped`` field (``--on-bad-sample skip``).
 
     Items are fetched with an ``int`` index or an ``(index, seed)`` tuple; the seed drives the
     augmentation (see :class:`EpochBatchSampler`).
@@ -68,8 +70,10 @@ class PairDataset(Dataset):
         preprocess: PreprocessConfig,
         crop_size: int = 256,
         augment: Augment | None = None,
+        skip_bad: bool = False,
     ) -> None:
         self.pairs = list(pairs)
+        self.skip_bad = skip_bad
         self.preprocess = preprocess
         self.crop_size = crop_size
         self.augment = augment
@@ -80,6 +84,17 @@ class PairDataset(Dataset):
 
     def __getitem__(self, item: int | tuple[int, int]) -> dict[str, object]:
         index, seed = item if isinstance(item, tuple) else (item, index_seed(item))
+        skipped = []
+        for attempt in range(len(self.pairs)):
+            try:
+                return self._item((index + attempt) % len(self.pairs), seed, " | ".join(skipped))
+            except SarcolorError as exc:
+                if not self.skip_bad:
+                    raise
+                skipped.append(str(exc))
+        raise SarcolorError(f"no readable pair left: {skipped[-1]}")
+
+    def _item(self, index: int, seed: int, skipped: str) -> dict[str, object]:
         pair = self.pairs[index]
         source, rgb = load_pair(pair, self.sensor)
         gen = torch.Generator().manual_seed(seed)
@@ -95,6 +110,7 @@ class PairDataset(Dataset):
             "name": pair.name,
             "terrain": pair.terrain or "-",
             "index": index,
+            "skipped": skipped,  # errors of bad pairs replaced by this one (``skip_bad``)
         }
 
     def _crop(self, stack: torch.Tensor, gen: torch.Generator, pair: Pair) -> torch.Tensor:

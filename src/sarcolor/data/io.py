@@ -3,6 +3,14 @@
 :func:`read_image` turns PNG, JPEG and 8/16-bit TIFF files (grey, grey+alpha, RGB, RGBA,
 palette, 1-bit) into float arrays in [0, 1]; alpha is dropped. Every failure becomes a
 :class:`~sarcolor.errors.SarcolorError` naming the file.
+
+Guards and recoveries:
+
+* an image declaring more than :data:`MAX_PIXELS` pixels is refused before decoding
+  (decompression-bomb guard; ``SARCOLOR_MAX_PIXELS`` raises the limit);
+* in TIFFs, nodata pixels (GDAL nodata value, NaN, ±Inf, or a band mask) are filled with 0,
+  and a file with no valid pixel at all is refused;
+* CRS and geotransform (none, or rotated) are ignored: the raster is read as an image.
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ from PIL import Image, UnidentifiedImageError
 from sarcolor.errors import SarcolorError, first_line
 
 _MAX_BY_DTYPE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+MAX_PIXELS: int = int(os.environ.get("SARCOLOR_MAX_PIXELS", 20_000 * 20_000))
+Image.MAX_IMAGE_PIXELS = None  # the guard below replaces PIL's warning/error pair
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -31,18 +41,19 @@ def read_image(path: str | Path) -> np.ndarray:
         SarcolorError: the file is missing, unreadable, or of an unsupported kind.
     """
     path = Path(path)
-    try:
-        with Image.open(path) as img:
-            img.load()
-            array = _from_pil(img)
-    except SarcolorError:
-        raise
-    except FileNotFoundError:
-        raise SarcolorError(f"{path}: file not found") from None
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        if path.suffix.lower() in (".tif", ".tiff"):
-            array = _read_with_rasterio(path)
-        else:
+    if not path.is_file():
+        raise SarcolorError(f"{path}: file not found")
+    if path.suffix.lower() in (".tif", ".tiff"):  # GDAL knows nodata, masks and every TIFF layout
+        array = _read_with_rasterio(path)
+    else:
+        try:
+            with Image.open(path) as img:
+                _check_size(path, img.width, img.height)
+                img.load()
+                array = _from_pil(img)
+        except SarcolorError:
+            raise
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
             raise SarcolorError(f"{path}: cannot read image ({_reason(exc)})") from None
     if array.shape[0] < 1 or array.shape[1] < 1:
         raise SarcolorError(f"{path}: image is empty")
@@ -76,7 +87,7 @@ def _from_pil(img: Image.Image) -> np.ndarray:
 
 
 def _read_with_rasterio(path: Path) -> np.ndarray:
-    """TIFFs PIL cannot decode (16-bit RGB, multi-band, compressed GeoTIFF)."""
+    """A TIFF (plain or GeoTIFF, any layout GDAL reads); nodata pixels become 0."""
     try:
         import rasterio
         from rasterio.errors import NotGeoreferencedWarning
@@ -84,9 +95,18 @@ def _read_with_rasterio(path: Path) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(path) as src:
-                bands = src.read()  # (C, H, W)
+                _check_size(path, src.width, src.height)
+                bands = src.read(masked=True)  # (C, H, W), nodata and band masks as the mask
+    except SarcolorError:
+        raise
     except Exception as exc:
         raise SarcolorError(f"{path}: cannot read image ({_reason(exc)})") from None
+    invalid = np.ma.getmaskarray(bands).any(axis=0)
+    if bands.dtype.kind == "f":
+        invalid |= ~np.isfinite(bands.filled(0)).all(axis=0)
+    if invalid.all():
+        raise SarcolorError(f"{path}: no valid pixel (all nodata, NaN or Inf)")
+    bands = np.where(invalid, 0, bands.filled(0))
     if bands.shape[0] in (2, 4):  # grey+alpha, RGBA
         bands = bands[:-1]
     if bands.shape[0] not in (1, 3):
@@ -97,6 +117,14 @@ def _read_with_rasterio(path: Path) -> np.ndarray:
     if array.dtype.kind == "f":
         return _float_in_unit_range(array, str(path))
     raise SarcolorError(f"{path}: unsupported TIFF data type {array.dtype}")
+
+
+def _check_size(path: Path, width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise SarcolorError(
+            f"{path}: declares {width}×{height} pixels, over the {MAX_PIXELS / 1e6:.0f} MP limit "
+            "(decompression-bomb guard; set SARCOLOR_MAX_PIXELS to allow it)"
+        )
 
 
 def _float_in_unit_range(array: np.ndarray, name: str | None) -> np.ndarray:

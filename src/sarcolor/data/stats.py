@@ -21,21 +21,32 @@ from sarcolor.config import PreprocessConfig
 from sarcolor.data.dataset import load_pair
 from sarcolor.data.discovery import Pair
 from sarcolor.data.preprocess import encode_input, input_levels, source_sensor
+from sarcolor.errors import SarcolorError
 
 LEVELS = 256
 
 
 def training_stats(
     pairs: Sequence[Pair], preprocess: PreprocessConfig, progress: bool | None = False
-) -> dict:
+) -> tuple[dict, list[tuple[Pair, str]]]:
     """Compute ``mean_rgb``, ``terrain_rgb`` and ``lut`` (see the module docstring) over ``pairs``.
 
+    Every image is decoded, so this pass doubles as the check of the training files: pairs
+    that cannot be read are left out of the statistics and returned with the reason.
     Decoding runs in threads (PIL and torch release the GIL).
+
+    Returns:
+        ``(stats, bad)`` where ``bad`` lists ``(pair, error message)``.
     """
     sensor = source_sensor(preprocess)
+    bad: list[tuple[Pair, str]] = []
 
-    def one(pair: Pair) -> tuple[str, np.ndarray, np.ndarray]:
-        source, rgb = load_pair(pair, sensor)
+    def one(pair: Pair) -> tuple[str, np.ndarray, np.ndarray] | None:
+        try:
+            source, rgb = load_pair(pair, sensor)
+        except SarcolorError as exc:
+            bad.append((pair, str(exc)))
+            return None
         levels = input_levels(encode_input(source[None], preprocess))[0, 0].flatten().numpy()
         colours = rgb.reshape(3, -1).double().numpy()
         sums = np.stack([np.bincount(levels, weights=c, minlength=LEVELS) for c in colours], axis=1)
@@ -46,25 +57,29 @@ def training_stats(
     terrain_counts: dict[str, float] = defaultdict(float)
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
         results = pool.map(one, pairs)
-        for terrain, sums, counts in tqdm(
+        for item in tqdm(
             results,
             total=len(pairs),
-            desc="training statistics",
+            desc="checking files, training statistics",
             disable=None if progress is None else not progress,
             leave=False,
         ):
+            if item is None:
+                continue
+            terrain, sums, counts = item
             level_sums += sums
             level_counts += counts
             terrain_sums[terrain] += sums.sum(axis=0)
             terrain_counts[terrain] += counts.sum()
     total = level_counts.sum()
     mean = level_sums.sum(axis=0) / total if total else np.full(3, 0.5)
-    return {
+    stats = {
         "mean_rgb": mean.tolist(),
         "terrain_rgb": {t: (terrain_sums[t] / terrain_counts[t]).tolist() for t in sorted(terrain_sums)},
         "lut": _fill_gaps(level_sums, level_counts, mean).tolist(),
-        "train_pairs": len(pairs),
+        "train_pairs": len(pairs) - len(bad),
     }
+    return stats, sorted(bad, key=lambda b: b[0].name)
 
 
 def _fill_gaps(sums: np.ndarray, counts: np.ndarray, mean: np.ndarray) -> np.ndarray:

@@ -344,7 +344,10 @@ def _stats_from_data(
     train = select_split(pairs, scenes, "train")
     if not train:
         raise SarcolorError("the train split holds no pairs here: the baselines cannot be fitted")
-    return training_stats(train, cfg.preprocess, progress=progress)
+    stats, bad = training_stats(train, cfg.preprocess, progress=progress)
+    if bad:
+        raise SarcolorError(f"{bad[0][1]} (one of {len(bad)} unreadable train pairs the baselines need)")
+    return stats
 
 
 def _protocol(cfg: Config, scenes: dict[str, list[str]], split: str, source: str) -> dict:

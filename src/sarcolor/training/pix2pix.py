@@ -103,6 +103,5 @@ def _check_finite(losses: dict[str, torch.Tensor], step: int) -> None:
     bad = [k for k, v in losses.items() if not math.isfinite(float(v.detach()))]
     if bad:
         raise NonFiniteLossError(
-            f"non-finite loss ({', '.join(bad)}) at step {step}; stopped before applying it "
-            "(the last checkpoint is intact). Lower --lr or check the data for NaN"
+            f"non-finite loss ({', '.join(bad)}) at step {step}: that update was not applied"
         )

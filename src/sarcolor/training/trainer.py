@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -46,9 +47,10 @@ from sarcolor.data.stats import training_stats
 from sarcolor.errors import SarcolorError
 from sarcolor.figures import image_grid, plot_losses, read_metrics_log, save_image
 from sarcolor.runtime import resolve_device
-from sarcolor.training.pix2pix import Pix2Pix
+from sarcolor.training.pix2pix import NonFiniteLossError, Pix2Pix
 
 DEFAULT_EPOCHS = 10
+MAX_NONFINITE_IN_A_ROW = 10
 Echo = Callable[[str], None]
 
 
@@ -125,8 +127,10 @@ def train(
     train_pairs = select_split(found.pairs, split, "train")
     if not train_pairs:
         raise SarcolorError(f"{cfg.data.root}: the train split holds no pairs")
+    _check_writable(run_dir)
     if not resume:
-        stats = training_stats(train_pairs, cfg.preprocess, progress=progress)
+        stats, bad = training_stats(train_pairs, cfg.preprocess, progress=progress)
+        train_pairs = _drop_bad(train_pairs, bad, cfg.data.on_bad_sample, echo)
     total = total_steps_for(cfg.train, len(train_pairs))
     if start_step >= total:
         raise SarcolorError(f"{ckpt}: already at step {start_step} of {total}; raise --steps to continue")
@@ -139,13 +143,16 @@ def train(
 
     torch.manual_seed(cfg.train.seed)
     model = Pix2Pix(cfg, total, device)
+    _check_disk(run_dir, model, cfg.train.keep_checkpoints)
     if ckpt is not None:
         load_modules(ckpt, {"G": model.G, "D": model.D})
         load_training_state(ckpt, {"G": model.opt_G, "D": model.opt_D}, device)
         model.set_step(start_step)
 
     augment = Augment(cfg.data.flip, cfg.data.rotate90, cfg.data.jitter)
-    dataset = PairDataset(train_pairs, cfg.preprocess, cfg.data.crop_size, augment)
+    dataset = PairDataset(
+        train_pairs, cfg.preprocess, cfg.data.crop_size, augment, skip_bad=cfg.data.on_bad_sample == "skip"
+    )
     sampler = EpochBatchSampler(len(dataset), cfg.train.batch_size, cfg.train.seed, start_step)
     loader = DataLoader(
         dataset,
@@ -162,6 +169,7 @@ def train(
     writer = _tensorboard(run_dir, echo) if cfg.train.tensorboard else None
 
     step, saved = start_step, ckpt
+    guard = _Guard(cfg.train.on_nonfinite)
     window: dict[str, list[float]] = {}
     t_window, n_window = time.perf_counter(), 0
     bar = tqdm(
@@ -179,7 +187,16 @@ def train(
                 batch = _next_batch(batches)
                 x = batch["input"].to(device, non_blocking=True)
                 y = batch["target"].to(device, non_blocking=True)
-                losses = model.train_step(x, y, step)
+                guard.bad_samples(batch["skipped"])
+                try:
+                    losses = model.train_step(x, y, step)
+                    guard.finite()
+                except NonFiniteLossError as exc:
+                    guard.nonfinite(exc, saved)  # raises unless --on-nonfinite skip
+                    step += 1
+                    model.set_step(step)
+                    bar.update(1)
+                    continue
                 step += 1
                 n_window += x.shape[0]
                 for k, v in losses.items():
@@ -222,8 +239,81 @@ def train(
             f"continue with: sarcolor train --out {run_dir} --resume"
         )
         return TrainResult(run_dir, saved, step, total, interrupted=True)
+    if guard.skipped or guard.nonfinite_steps:
+        echo(
+            f"note: {guard.skipped} bad sample(s) skipped, "
+            f"{guard.nonfinite_steps} non-finite step(s) left out"
+        )
     echo(f"done: {step} steps; checkpoint {saved}")
     return TrainResult(run_dir, saved, step, total)
+
+
+class _Guard:
+    """Counts bad samples and non-finite steps, and decides whether training goes on."""
+
+    def __init__(self, on_nonfinite: str) -> None:
+        self.on_nonfinite = on_nonfinite
+        self.skipped = self.nonfinite_steps = self.in_a_row = 0
+
+    def bad_samples(self, problems: list[str]) -> None:
+        for problem in filter(None, problems):
+            self.skipped += 1
+            tqdm.write(f"warning: skipped a bad sample: {problem}")
+
+    def finite(self) -> None:
+        self.in_a_row = 0
+
+    def nonfinite(self, exc: NonFiniteLossError, saved: Path | None) -> None:
+        intact = f"the last checkpoint ({saved or 'none yet'}) is intact"
+        if self.on_nonfinite == "stop":
+            raise SarcolorError(
+                f"{exc}; training stopped, {intact}. Lower --lr, check the data, or pass --on-nonfinite skip"
+            )
+        self.nonfinite_steps += 1
+        self.in_a_row += 1
+        tqdm.write(f"warning: {exc}")
+        if self.in_a_row >= MAX_NONFINITE_IN_A_ROW:
+            raise SarcolorError(f"{self.in_a_row} non-finite steps in a row; training stopped, {intact}")
+
+
+def _drop_bad(pairs: list[Pair], bad: list[tuple[Pair, str]], policy: str, echo: Echo) -> list[Pair]:
+    """All unreadable training pairs at once: an error listing them, or (skip) left out."""
+    if not bad:
+        return pairs
+    for _, problem in bad:
+        echo(f"bad sample: {problem}")
+    if policy == "error":
+        raise SarcolorError(
+            f"{len(bad)} training pair(s) cannot be read (listed above); fix or remove them, "
+            "or pass --on-bad-sample skip"
+        )
+    echo(f"warning: leaving out {len(bad)} unreadable training pair(s) (--on-bad-sample skip)")
+    names = {p.name for p, _ in bad}
+    kept = [p for p in pairs if p.name not in names]
+    if not kept:
+        raise SarcolorError("no readable training pair left")
+    return kept
+
+
+def _check_writable(run_dir: Path) -> None:
+    """Create the run folder, prove it is writable, and clear temp files a killed writer left."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    probe = run_dir / f".write-test-{os.getpid()}"
+    probe.write_bytes(b"")
+    probe.unlink()
+    for stale in (run_dir / "checkpoints").glob(".*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
+def _check_disk(run_dir: Path, model: Pix2Pix, keep: int) -> None:
+    """Refuse to start when the checkpoints (weights + Adam moments, kept + one being written) won't fit."""
+    numel = sum(p.numel() for net in (model.G, model.D) for p in net.parameters())
+    need = numel * 4 * 3 * (keep + 1)
+    free = shutil.disk_usage(run_dir).free
+    if free < need:
+        raise SarcolorError(
+            f"{run_dir}: {free / 1e9:.2f} GB free, but {keep + 1} checkpoints need about {need / 1e9:.2f} GB"
+        )
 
 
 def _next_batch(batches: Iterator[dict]) -> dict:

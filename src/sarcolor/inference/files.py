@@ -1,0 +1,104 @@
+"""Colorizing many files: output planning, safety checks, streaming, bad-file policy."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+from tqdm.auto import tqdm
+
+from sarcolor.data.io import read_image, write_rgb_png
+from sarcolor.errors import SarcolorError
+from sarcolor.inference.colorizer import Colorizer, chunked
+
+
+@dataclass
+class ColorizeReport:
+    """What a run over many files did."""
+
+    written: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def plan_outputs(files: Sequence[Path], out: Path, overwrite: bool = False) -> list[Path]:
+    """The output path of every input, checked before any work starts.
+
+    ``out`` is a folder (outputs keep the inputs' base names, as .png) or, for one input, a
+    .png file. Refused: two inputs with one output name, an output that is an input, existing
+    outputs unless ``overwrite``, an unwritable folder, and too little free disk.
+    """
+    single_file = out.suffix.lower() == ".png"
+    if single_file and len(files) > 1:
+        raise SarcolorError(f"{out}: a .png output takes one input, got {len(files)}; give a folder")
+    targets = [out] if single_file else [out / f"{f.stem}.png" for f in files]
+    dupes = [t for t, n in Counter(targets).items() if n > 1]
+    if dupes:
+        raise SarcolorError(f"two inputs would both be written to {dupes[0]}; colorize them separately")
+    inputs = {f.resolve() for f in files}
+    clobbered = [t for t in targets if t.resolve() in inputs]
+    if clobbered:
+        raise SarcolorError(f"{clobbered[0]}: output would overwrite an input; choose another --out")
+    existing = [t for t in targets if t.exists()]
+    if existing and not overwrite:
+        raise SarcolorError(
+            f"{existing[0]}: exists ({len(existing)} output(s) would be replaced); pass --overwrite"
+        )
+    folder = out.parent if single_file else out
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / ".sarcolor-write-test"
+    probe.write_bytes(b"")
+    probe.unlink()
+    need = sum(_raw_size(f) for f in files)  # uncompressed RGB: an upper bound for the PNGs
+    free = shutil.disk_usage(folder).free
+    if need > free:
+        raise SarcolorError(f"{folder}: {free / 1e9:.2f} GB free, the outputs may need {need / 1e9:.2f} GB")
+    return targets
+
+
+def colorize_files(
+    colorizer: Colorizer,
+    files: Sequence[Path],
+    targets: Sequence[Path],
+    *,
+    on_bad_sample: str = "error",
+    chunk: int = 8,
+    progress: bool | None = None,
+) -> ColorizeReport:
+    """Colorize ``files`` into ``targets``, ``chunk`` files at a time (memory stays flat).
+
+    With ``on_bad_sample='skip'`` an unreadable input is reported and the rest go on;
+    with ``'error'`` the first one stops the run (outputs written so far stay).
+    """
+    report = ColorizeReport()
+    bar = tqdm(
+        total=len(files), desc="colorize", unit="img", disable=None if progress is None else not progress
+    )
+    for group in chunked(list(zip(files, targets, strict=True)), chunk):
+        images, kept = [], []
+        for src, dst in group:
+            try:
+                images.append(read_image(src))
+                kept.append(dst)
+            except SarcolorError as exc:
+                if on_bad_sample != "skip":
+                    raise
+                report.failed.append((src, str(exc).removeprefix(f"{src}: ")))
+                tqdm.write(f"warning: skipped {exc}")
+        for dst, rgb in zip(kept, colorizer.colorize_many(images), strict=True):
+            write_rgb_png(dst, rgb)
+            report.written.append(dst)
+        bar.update(len(group))
+    bar.close()
+    return report
+
+
+def _raw_size(path: Path) -> int:
+    try:
+        with Image.open(path) as img:
+            return img.width * img.height * 3
+    except Exception:  # unreadable files are dealt with when they are read
+        return 0
