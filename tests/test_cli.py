@@ -109,8 +109,8 @@ def test_colorize_any_size_folder_and_glob(tiny_run: Path, tmp_path: Path):
     Image.fromarray(rng.integers(0, 255, (256, 256, 4), dtype=np.uint8), "RGBA").save(src / "c.png")
     Image.fromarray(rng.integers(0, 255, (64, 80, 3), dtype=np.uint8)).save(src / "d.jpg")
     out = src / "colour"  # inside the input folder: it must not be read back as input
-    for _ in range(2):
-        assert cli("colorize {} --checkpoint {} --out {} --no-progress", src, tiny_run, out) == 0
+    for again in ("", " --overwrite"):
+        assert cli("colorize {} --checkpoint {} --out {} --no-progress" + again, src, tiny_run, out) == 0
     sizes = {p.name: Image.open(p).size for p in out.iterdir()}
     assert sizes == {"a.png": (300, 200), "b.png": (600, 520), "c.png": (256, 256), "d.png": (80, 64)}
     out2 = tmp_path / "out2"
@@ -154,9 +154,19 @@ def test_errors_are_one_line_without_traceback(tiny_run: Path, synthetic_v2: Pat
     broken = shutil.copytree(synthetic_v2.parent, tmp_path / "broken")
     pairs = discover_pairs(broken).pairs
     train_pairs = select_split(pairs, split_scenes(pairs, 0.1, 0.1, 0), "train")  # train's defaults
-    victim = train_pairs[len(train_pairs) // 2].s1  # a SAR file: only the loader workers read it
+    victim = train_pairs[len(train_pairs) // 2].s1
+    # trained while the file was good; on --resume (no up-front check) only a loader worker meets it
+    assert (
+        cli(
+            "train --data {} --out {} --steps 1 --ngf 4 --ndf 4 --workers 0 --no-progress",
+            broken,
+            tmp_path / "r2",
+        )
+        == 0
+    )
     victim.write_bytes(victim.read_bytes()[:200])
-    worker_run = f"train --data {broken} --out {tmp_path / 'r2'} --steps 40 --batch-size 4 --workers 1"
+    capsys.readouterr()
+    worker_run = f"train --out {tmp_path / 'r2'} --resume --steps 40 --workers 1 --no-progress"
     cases = [
         (f"colorize {bad_png} --checkpoint {tiny_run} --out {tmp_path / 'o'}", str(bad_png)),
         (
@@ -179,7 +189,11 @@ def test_errors_are_one_line_without_traceback(tiny_run: Path, synthetic_v2: Pat
         ),
         (f"train --data {tmp_path / 'nodata'} --out {tmp_path / 'r'} {FAST}", "data folder not found"),
         (f"train --data {tmp_path} --out {tiny_run} {FAST}", "already has checkpoints"),
-        (f"{worker_run} --ngf 4 --ndf 4 --no-progress", str(victim)),
+        (worker_run, str(victim)),
+        (
+            f"train --data {broken} --out {tmp_path / 'r3'} --steps 2 {FAST}",
+            "1 training pair(s) cannot be read",
+        ),
         (f"evaluate --checkpoint {tiny_run} --data {tmp_path}", "no image pairs found"),
         (f"data {synthetic_v2} --val-fraction 2", "val_fraction must be in [0, 1)"),
     ]

@@ -261,7 +261,7 @@ def test_bad_and_unusual_image_files(tmp_path: Path):
         out.shape == (48, 64, 1) and np.isfinite(out).all() and out[:5].max() == 0 and out[6, :3].max() == 0
     )
     np.testing.assert_allclose(out[10:, :, 0], fine[10:], atol=1e-6)
-    rotated = Affine.rotation(30) * Affine(10, 0, 500000, 0, -10, 5000000)
+    rotated = Affine.rotation(30) @ Affine(10, 0, 500000, 0, -10, 5000000)
     for name, kwargs in (("nocrs.tif", {"crs": None}), ("rotated.tif", {"transform": rotated})):
         np.testing.assert_allclose(
             read_image(geotiff(tmp_path / name, fine, **kwargs))[..., 0], fine, atol=1e-6

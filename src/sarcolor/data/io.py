@@ -47,14 +47,16 @@ def read_image(path: str | Path) -> np.ndarray:
         array = _read_with_rasterio(path)
     else:
         try:
-            with Image.open(path) as img:
-                _check_size(path, img.width, img.height)
-                img.load()
-                array = _from_pil(img)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # e.g. corrupt EXIF, which is not used
+                with Image.open(path) as img:
+                    _check_size(path, img.width, img.height)
+                    img.load()
+                    array = _from_pil(img)
         except SarcolorError:
             raise
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-            raise SarcolorError(f"{path}: cannot read image ({_reason(exc)})") from None
+            raise SarcolorError(f"{path}: cannot read image ({_reason(exc, path)})") from None
     if array.shape[0] < 1 or array.shape[1] < 1:
         raise SarcolorError(f"{path}: image is empty")
     return array
@@ -100,7 +102,7 @@ def _read_with_rasterio(path: Path) -> np.ndarray:
     except SarcolorError:
         raise
     except Exception as exc:
-        raise SarcolorError(f"{path}: cannot read image ({_reason(exc)})") from None
+        raise SarcolorError(f"{path}: cannot read image ({_reason(exc, path)})") from None
     invalid = np.ma.getmaskarray(bands).any(axis=0)
     if bands.dtype.kind == "f":
         invalid |= ~np.isfinite(bands.filled(0)).all(axis=0)
@@ -177,6 +179,9 @@ def _umask() -> int:
     return mask
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException, path: Path | None = None) -> str:
+    """The library's message without the file name (the caller puts it first)."""
     text = first_line(exc)
-    return text.replace(str(getattr(exc, "filename", "") or "\0"), "").strip(" :'\"") or text
+    for name in {str(getattr(exc, "filename", "") or ""), str(path or "")} - {""}:
+        text = text.replace(f"'{name}'", "").replace(name, "")
+    return text.strip(" :'\"") or first_line(exc)
