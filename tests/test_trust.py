@@ -269,6 +269,10 @@ def test_bad_and_unusual_image_files(tmp_path: Path):
     db = geotiff(tmp_path / "db.tif", fine * 30 - 25)  # float dB: not an image in [0, 1]
     with pytest.raises(SarcolorError, match="outside \\[0, 1\\]"):
         read_image(db)
+    cut_tif = geotiff(tmp_path / "cut.tif", np.ones((400, 300), np.uint16))
+    cut_tif.write_bytes(cut_tif.read_bytes()[:3000])
+    with pytest.raises(SarcolorError, match=r"cut\.tif: cannot read image"):
+        read_image(cut_tif)
     Image.fromarray(np.zeros((8, 8), np.int32) + 70_000, mode="I").save(tmp_path / "i32.tif")
     with pytest.raises(SarcolorError, match="unsupported TIFF data type int32"):
         read_image(tmp_path / "i32.tif")
@@ -310,6 +314,13 @@ def test_a_file_going_bad_mid_epoch_is_skipped(synthetic_v2: Path, tmp_path: Pat
     lenient = PairDataset(pairs, PreprocessConfig(), skip_bad=True)
     item = lenient[3]
     assert item["index"] == 4 and str(pairs[3].s1) in item["skipped"] and lenient[2]["skipped"] == ""
+
+
+def test_a_large_image_is_tiled_not_resized(tiny_run: Path, tmp_path: Path):
+    big = tmp_path / "big.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (900, 1300), dtype=np.uint8)).save(big)
+    assert cli(f"colorize {big} --checkpoint {tiny_run} --out {tmp_path / 'o'} --no-progress") == 0
+    assert Image.open(tmp_path / "o" / "big.png").size == (1300, 900)
 
 
 def test_colorize_checks_outputs_and_streams_past_bad_files(
