@@ -166,12 +166,10 @@ def train(
     held_out = select_split(found.pairs, split, "val") or select_split(found.pairs, split, "test")
     sample_batch = _fixed_batch(held_out or train_pairs, cfg)
     meta = CheckpointMeta(cfg, start_step, split, stats)
-    writer = _tensorboard(run_dir, echo) if cfg.train.tensorboard else None
+    log = _RunLog(run_dir, cfg, sample_batch, _tensorboard(run_dir, echo) if cfg.train.tensorboard else None)
 
     step, saved = start_step, ckpt
     guard = _Guard(cfg.train.on_nonfinite)
-    window: dict[str, list[float]] = {}
-    t_window, n_window = time.perf_counter(), 0
     bar = tqdm(
         total=total,
         initial=start_step,
@@ -185,43 +183,23 @@ def train(
         try:
             while step < total:
                 batch = _next_batch(batches)
+                guard.bad_samples(batch["skipped"])
                 x = batch["input"].to(device, non_blocking=True)
                 y = batch["target"].to(device, non_blocking=True)
-                guard.bad_samples(batch["skipped"])
                 try:
                     losses = model.train_step(x, y, step)
                     guard.finite()
                 except NonFiniteLossError as exc:
                     guard.nonfinite(exc, saved)  # raises unless --on-nonfinite skip
-                    step += 1
-                    model.set_step(step)
-                    bar.update(1)
-                    continue
+                    losses = None
+                    model.set_step(step + 1)
                 step += 1
-                n_window += x.shape[0]
-                for k, v in losses.items():
-                    window.setdefault(k, []).append(v)
                 bar.update(1)
-                bar.set_postfix({k: f"{losses[k]:.3f}" for k in Pix2Pix.SHOWN}, refresh=False)
+                if losses is not None:
+                    log.add(losses, x.shape[0])
+                    bar.set_postfix({k: f"{losses[k]:.3f}" for k in Pix2Pix.SHOWN}, refresh=False)
                 last = step == total
-                record: dict | None = None
-                if step % cfg.train.log_every == 0 or last:
-                    elapsed = time.perf_counter() - t_window
-                    record = {"step": step, **{k: float(np.mean(v)) for k, v in window.items()}}
-                    record.update(lr=model.lr, images_per_s=n_window / max(elapsed, 1e-9))
-                    window, t_window, n_window = {}, time.perf_counter(), 0
-                if sample_batch is not None and (step % cfg.train.sample_every == 0 or last):
-                    val_l1 = _write_samples(
-                        model, sample_batch, cfg, run_dir / "samples" / f"step_{step:07d}.png"
-                    )
-                    record = record or {"step": step}
-                    record["val_L1"] = val_l1
-                if record is not None:
-                    _append_jsonl(run_dir / "metrics.jsonl", record)
-                    if writer is not None:
-                        for k, v in record.items():
-                            if k != "step":
-                                writer.add_scalar(k, v, step)
+                log.write(step, model, force=last)
                 if step % cfg.train.checkpoint_every == 0 or last or stop.requested:
                     meta.step = step
                     saved = _checkpoint(run_dir, meta, model, cfg.train.keep_checkpoints)
@@ -229,8 +207,7 @@ def train(
                     break
         finally:
             bar.close()
-            if writer is not None:
-                writer.close()
+            log.close()
     plot_losses(read_metrics_log(run_dir / "metrics.jsonl"), run_dir / "loss_curve.png")
     assert saved is not None
     if stop.requested and step < total:
@@ -246,6 +223,42 @@ def train(
         )
     echo(f"done: {step} steps; checkpoint {saved}")
     return TrainResult(run_dir, saved, step, total)
+
+
+class _RunLog:
+    """Averages losses between log lines and writes metrics.jsonl, samples and TensorBoard."""
+
+    def __init__(self, run_dir: Path, cfg: Config, sample_batch: dict | None, writer) -> None:
+        self.run_dir, self.cfg, self.sample_batch, self.writer = run_dir, cfg, sample_batch, writer
+        self.window: dict[str, list[float]] = {}
+        self.images, self.started = 0, time.perf_counter()
+
+    def add(self, losses: dict[str, float], images: int) -> None:
+        for k, v in losses.items():
+            self.window.setdefault(k, []).append(v)
+        self.images += images
+
+    def write(self, step: int, model: Pix2Pix, force: bool = False) -> None:
+        t = self.cfg.train
+        record: dict = {}
+        if step % t.log_every == 0 or force:
+            elapsed = max(time.perf_counter() - self.started, 1e-9)
+            record = {k: float(np.mean(v)) for k, v in self.window.items()}
+            record.update(lr=model.lr, images_per_s=self.images / elapsed)
+            self.window, self.images, self.started = {}, 0, time.perf_counter()
+        if self.sample_batch is not None and (step % t.sample_every == 0 or force):
+            path = self.run_dir / "samples" / f"step_{step:07d}.png"
+            record["val_L1"] = _write_samples(model, self.sample_batch, self.cfg, path)
+        if not record:
+            return
+        _append_jsonl(self.run_dir / "metrics.jsonl", {"step": step, **record})
+        if self.writer is not None:
+            for k, v in record.items():
+                self.writer.add_scalar(k, v, step)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 class _Guard:
