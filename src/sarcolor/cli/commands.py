@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -251,9 +252,10 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.predictions:
         if args.data is None:
             raise SarcolorError("--predictions needs --data (the targets)")
-        cfg = Config()
+        run_config = Path(args.split_from or "", "config.yaml")
+        cfg = Config.from_yaml(run_config) if args.split_from and run_config.is_file() else Config()
         _apply_overrides(cfg, args, allowed=_SPLIT_FLAGS, only=True)
-        cfg.validate()
+        cfg.validate()  # --split-from: that run's scenes, terrains and preprocessing (its baselines)
         scenes = _split_file(Path(args.split_from)) if args.split_from else None
         result = evaluate_predictions(
             args.predictions,
@@ -269,21 +271,26 @@ def evaluate(args: argparse.Namespace) -> int:
     else:
         if any(getattr(args, f) is not None for f in _SPLIT_FLAGS):
             raise SarcolorError("split options apply to --predictions; a checkpoint carries its own split")
-        results = []
+        several = len(args.checkpoint) > 1
+        if several and args.save_predictions:
+            raise SarcolorError("--save-predictions takes one --checkpoint")
+        outs = []
         for ckpt in args.checkpoint:
-            single = len(args.checkpoint) == 1 and args.out
-            out = (
-                Path(args.out)
-                if single
-                else run_dir_of(resolve_checkpoint(ckpt)) / "eval" / f"{args.split}.json"
-            )
+            path = resolve_checkpoint(ckpt)
+            name = f"{args.split}_{path.stem}.json" if several else f"{args.split}.json"
+            outs.append(Path(args.out) if args.out and not several else run_dir_of(path) / "eval" / name)
+        for out in [*outs, *([Path(args.out)] if args.out else [])]:
+            _check_writable(out.parent)  # before the work, not after it
+        results = []
+        for ckpt, out in zip(args.checkpoint, outs, strict=True):
             result = run_evaluation(
                 ckpt,
                 args.data,
                 args.split,
                 device=args.device,
                 examples_path=out.with_name(out.stem + "_examples.png"),
-                predictions_dir=args.save_predictions if len(args.checkpoint) == 1 else None,
+                predictions_dir=args.save_predictions,
+                overwrite=args.overwrite,
                 weights_dir=args.weights_dir,
                 progress=progress,
             )
@@ -301,6 +308,13 @@ def evaluate(args: argparse.Namespace) -> int:
             }
             atomic_write(args.out, lambda tmp: tmp.write_text(json.dumps(summary, indent=1)))
     return 0
+
+
+def _check_writable(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / f".sarcolor-write-test-{os.getpid()}"
+    probe.write_bytes(b"")
+    probe.unlink()
 
 
 def _split_file(run_dir: Path) -> dict[str, list[str]]:

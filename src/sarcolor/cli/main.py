@@ -158,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="scores as JSON, beside FILE_examples.png (default: RUN_DIR/eval/SPLIT.json)",
     )
     p.add_argument("--save-predictions", metavar="DIR", help="also write every colorized image here")
+    p.add_argument("--overwrite", action="store_true", help="let --save-predictions replace existing files")
     p.add_argument("--device", default="auto", choices=DEVICES, help="default auto")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _split_options(p)

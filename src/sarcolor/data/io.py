@@ -99,6 +99,8 @@ def _read_with_rasterio(path: Path) -> np.ndarray:
             with rasterio.open(path) as src:
                 _check_size(path, src.width, src.height)
                 bands = src.read(masked=True)  # (C, H, W), nodata and band masks as the mask
+                palette = _palette(src)
+                nbits = int(src.tags(1, "IMAGE_STRUCTURE").get("NBITS", 0) or 0)
     except SarcolorError:
         raise
     except Exception as exc:
@@ -109,6 +111,10 @@ def _read_with_rasterio(path: Path) -> np.ndarray:
     if invalid.all():
         raise SarcolorError(f"{path}: no valid pixel (all nodata, NaN or Inf)")
     bands = np.where(invalid, 0, bands.filled(0))
+    if palette is not None:  # indices → RGB through the colour table
+        bands = np.moveaxis(palette[bands[0]], -1, 0)
+    elif 0 < nbits < 8:  # e.g. 1-bit: 0/1 → 0/1 after scaling by 2**nbits - 1
+        return np.moveaxis(bands, 0, -1).astype(np.float32) / (2**nbits - 1)
     if bands.shape[0] in (2, 4):  # grey+alpha, RGBA
         bands = bands[:-1]
     if bands.shape[0] not in (1, 3):
@@ -118,7 +124,22 @@ def _read_with_rasterio(path: Path) -> np.ndarray:
         return array.astype(np.float32) / _MAX_BY_DTYPE[array.dtype]
     if array.dtype.kind == "f":
         return _float_in_unit_range(array, str(path))
-    raise SarcolorError(f"{path}: unsupported TIFF data type {array.dtype}")
+    if array.dtype.kind in "iu" and array.min() >= 0 and array.max() <= 65535:  # 16-bit in a wider type
+        return array.astype(np.float32) / 65535.0
+    raise SarcolorError(f"{path}: {array.dtype} values outside 0…65535; expected 8 or 16 bit")
+
+
+def _palette(src) -> np.ndarray | None:
+    """(256, 3) uint8 colour table of a palette TIFF, else None."""
+    from rasterio.enums import ColorInterp
+
+    if src.count != 1 or src.colorinterp[0] != ColorInterp.palette:
+        return None
+    table = np.zeros((256, 3), np.uint8)
+    for index, rgba in src.colormap(1).items():
+        if 0 <= index < 256:
+            table[index] = rgba[:3]
+    return table
 
 
 def _check_size(path: Path, width: int, height: int) -> None:
@@ -145,10 +166,15 @@ def check_image(path: str | Path) -> str | None:
     return None
 
 
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Float in [0, 1] → uint8, rounded: exactly what a written PNG holds."""
+    return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
 def write_rgb_png(path: str | Path, rgb: np.ndarray) -> None:
     """Write (H, W, 3) float in [0, 1] or uint8 as an RGB PNG, atomically."""
     if rgb.dtype != np.uint8:
-        rgb = (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        rgb = to_uint8(rgb)
     image = Image.fromarray(rgb, mode="RGB") if rgb.ndim == 3 else Image.fromarray(rgb)
     atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
 

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from sarcolor.config import Config
 from sarcolor.data.dataset import load_pair
 from sarcolor.data.discovery import IMAGE_SUFFIXES, Pair, discover_pairs
-from sarcolor.data.io import atomic_write, read_image, write_rgb_png
+from sarcolor.data.io import atomic_write, read_image, to_uint8, write_rgb_png
 from sarcolor.data.preprocess import encode_input, input_label, source_sensor
 from sarcolor.data.split import SPLITS, select_split, split_for
 from sarcolor.data.stats import lut_prediction, training_stats
@@ -34,6 +34,7 @@ from sarcolor.evaluation.metrics import HIGHER_IS_BETTER, METRICS, PSNR_CAP_DB, 
 from sarcolor.evaluation.perceptual import Perceptual
 from sarcolor.figures import image_grid, save_image
 from sarcolor.inference.colorizer import Colorizer, chunked
+from sarcolor.inference.files import plan_outputs
 
 BASELINES: dict[str, str] = {
     "mean_colour": "constant mean training colour",
@@ -92,14 +93,17 @@ class Evaluation:
         return out
 
     def flags(self) -> list[str]:
-        """Baselines the model scores worse than overall, on PSNR or SSIM (ties, e.g. both at the
-        PSNR cap, are not flagged)."""
+        """Baselines the model scores worse than overall, metric by metric (ties, e.g. both at
+        the PSNR cap, are not flagged). The terrain colour is left out when it could not be
+        fitted (a held-out terrain): it is then the mean colour again."""
         s = self.summary()["all"]
+        skip = {"terrain_colour"} if self.protocol.get("holdout_terrain") else set()
         return [
             f"does not beat the {b.replace('_', ' ')} baseline on {m.upper()} "
             f"({s['model'][m]:.4g} vs {scores[m]:.4g})"
             for b, scores in s["baselines"].items()
-            for m in ("psnr", "ssim")
+            if b not in skip
+            for m in METRICS
             if _better(m, scores[m], s["model"][m])
         ]
 
@@ -139,6 +143,10 @@ class Evaluation:
             elif not result.get("available"):
                 lines.append(f"{name.upper()}: unavailable — {result['reason']}")
         lines += [f"⚠ the model {flag}" for flag in self.flags()]
+        held = self.protocol.get("holdout_terrain") or self.protocol.get("holdout_season")
+        if held:
+            lines.append(f"protocol: held-out {held} is the test split (unseen in training)")
+        lines.append(f"conventions: {CONVENTIONS}")
         return "\n".join(lines)
 
 
@@ -151,6 +159,7 @@ def evaluate(
     batch_size: int = 8,
     examples_path: str | Path | None = None,
     predictions_dir: str | Path | None = None,
+    overwrite: bool = False,
     weights_dir: str | Path | None = None,
     perceptual: bool = True,
     progress: bool | None = None,
@@ -172,12 +181,18 @@ def evaluate(
     pairs = select_split(found.pairs, meta.split, split)
     stats = meta.stats if "lut" in meta.stats else _stats_from_data(found.pairs, meta.split, cfg, progress)
 
+    targets = {}
+    if predictions_dir is not None:  # checked before any work: never over an input or old output
+        planned = plan_outputs([p.s1 for p in pairs], Path(predictions_dir), overwrite=overwrite)
+        targets = {p.name: t for p, t in zip(pairs, planned, strict=True)}
+
     def predict(chunk: Sequence[Pair], sources: list[np.ndarray]) -> list[np.ndarray]:
-        preds = colorizer.colorize_many(sources)
-        if predictions_dir is not None:
-            for pair, pred in zip(chunk, preds, strict=True):
-                write_rgb_png(Path(predictions_dir) / f"{pair.s1.stem}.png", pred)
-        return preds
+        # scored as the 8-bit images they become, exactly like another tool's PNG files
+        preds = [to_uint8(p) for p in colorizer.colorize_many(sources)]
+        for pair, pred in zip(chunk, preds, strict=True):
+            if pair.name in targets:
+                write_rgb_png(targets[pair.name], pred)
+        return [p.astype(np.float32) / 255.0 for p in preds]
 
     protocol = _protocol(cfg, meta.split, split, source="checkpoint")
     return _score(

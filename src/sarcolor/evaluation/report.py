@@ -127,13 +127,18 @@ def _metric_rows(r: RunReport) -> tuple[list[str], list[list[str]]]:
     """Header and rows of a run's per-terrain table (model, then each baseline's PSNR)."""
     summary = r.evaluation.summary()
     metrics = list(summary["all"]["model"])
-    head = ["terrain", "n", *(m.upper() for m in metrics), *(f"{b} PSNR" for b in BASELINES)]
+    head = [
+        "terrain",
+        "n",
+        *(m.upper() for m in metrics),
+        *(f"{b} {m}" for b in BASELINES for m in ("PSNR", "SSIM")),
+    ]
     rows = []
     for group, s in summary.items():
         rows.append(
             [group, str(s["n"])]
             + [_num(m, s["model"][m]) for m in metrics]
-            + [_num("psnr", s["baselines"][b]["psnr"]) for b in BASELINES]
+            + [_num(m, s["baselines"][b][m]) for b in BASELINES for m in ("psnr", "ssim")]
         )
     return head, rows
 
@@ -153,6 +158,18 @@ def _comparison_rows(reports: list[RunReport]) -> tuple[list[str], list[list[str
             ]
         )
     return head, rows
+
+
+def _perceptual_lines(r: RunReport) -> list[str]:
+    lines = []
+    for name, entry in r.evaluation.perceptual.items():
+        if "value" in entry:
+            lines.append(f"{name.upper()}: {entry['value']:.2f} over {entry['n']} images")
+        elif entry.get("available"):
+            lines.append(f"{name.upper()}: per image, in the table")
+        else:
+            lines.append(f"{name.upper()}: unavailable — {entry['reason']}")
+    return lines
 
 
 def _num(metric: str, value: float) -> str:
@@ -209,17 +226,7 @@ def _html(reports: list[RunReport], metric: str) -> str:
         parts += [f"<p class='note'>{html.escape(line)}</p>" for line in _protocol_lines(r)]
         parts.append("<h3>Scores</h3>" + _table_html(*_metric_rows(r)))
         parts += [f"<p class='flag'>⚠ The model {html.escape(f)}.</p>" for f in r.evaluation.flags()]
-        for name, entry in r.evaluation.perceptual.items():
-            text = f"{name.upper()}: " + (
-                f"{entry['value']:.2f} over {entry['n']} images"
-                if "value" in entry
-                else (
-                    "per image, in the table"
-                    if entry.get("available")
-                    else f"unavailable — {entry['reason']}"
-                )
-            )
-            parts.append(f"<p class='note'>{html.escape(text)}</p>")
+        parts += [f"<p class='note'>{html.escape(line)}</p>" for line in _perceptual_lines(r)]
         if r.loss_curve:
             parts.append("<h3>Losses</h3>" + _img_html(r.loss_curve, f"{r.name}: loss curves"))
         parts.append(f"<h3>Galleries (best, median, worst by {metric.upper()})</h3>")
@@ -246,6 +253,7 @@ def _markdown(reports: list[RunReport], metric: str, files: str) -> str:
         parts += [f"## {r.name}", "", *(line + "\n" for line in _protocol_lines(r))]
         parts += ["### Scores", "", _table_md(*_metric_rows(r)), ""]
         parts += [f"**⚠ The model {f}.**\n" for f in r.evaluation.flags()]
+        parts += [line + "\n" for line in _perceptual_lines(r)]
         if r.loss_curve:
             parts += ["### Losses", "", f"![{r.name}: loss curves]({files}/{r.name}_loss_curve.png)", ""]
         parts += [f"### Galleries (best, median, worst by {metric.upper()})", ""]

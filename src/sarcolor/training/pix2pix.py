@@ -65,9 +65,15 @@ class Pix2Pix:
                 group["lr"] = group["initial_lr"] * lr_factor(step, self.decay_start, self.total_steps)
 
     def train_step(self, net_input: torch.Tensor, target: torch.Tensor, step: int) -> dict[str, float]:
-        """One optimisation step on (B, 1, H, W) inputs and (B, C, H, W) targets in [-1, 1]."""
+        """One optimisation step on (B, 1, H, W) inputs and (B, C, H, W) targets in [-1, 1].
+
+        Raises:
+            NonFiniteLossError: a loss was NaN/Inf. The network whose loss it was is not
+                updated, and the BatchNorm statistics of both are put back as they were.
+        """
         self.G.train()
         self.D.train()
+        buffers = _buffers(self.G, self.D)  # forward passes update BatchNorm running statistics
         fake = self.G(net_input)
 
         self.D.requires_grad_(True)
@@ -75,7 +81,7 @@ class Pix2Pix:
         real_logits = self.D(torch.cat([net_input, target], dim=1))
         fake_logits = self.D(torch.cat([net_input, fake.detach()], dim=1))
         d_losses = discriminator_loss(real_logits, fake_logits)
-        _check_finite(d_losses, step)
+        _check_finite(d_losses, step, buffers, "neither network was updated")
         d_losses["D"].backward()
         self.opt_D.step()
 
@@ -84,12 +90,26 @@ class Pix2Pix:
         g_losses = generator_loss(
             self.D(torch.cat([net_input, fake], dim=1)), fake, target, self.cfg.train.lambda_l1
         )
-        _check_finite(g_losses, step)
+        _check_finite(g_losses, step, buffers, "D was updated, G was not")
         g_losses["G"].backward()
         self.opt_G.step()
         for sched in self.schedulers:
             sched.step()
         return {k: float(v.detach()) for k, v in {**d_losses, **g_losses}.items()}
+
+    def weights_finite(self) -> bool:
+        """Whether every parameter and buffer of both networks is finite (checked before saving)."""
+        return all(
+            bool(torch.isfinite(t).all())
+            for net in (self.G, self.D)
+            for t in (*net.parameters(), *net.buffers())
+            if t.is_floating_point()
+        )
+
+
+def _buffers(*nets: torch.nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(buffer, copy) of every BatchNorm statistic, to put back after a non-finite step."""
+    return [(b, b.detach().clone()) for net in nets for b in net.buffers()]
 
 
 def lr_factor(step: int, decay_start: int, total_steps: int) -> float:
@@ -99,9 +119,12 @@ def lr_factor(step: int, decay_start: int, total_steps: int) -> float:
     return max(0.0, (total_steps - step) / (total_steps - decay_start))
 
 
-def _check_finite(losses: dict[str, torch.Tensor], step: int) -> None:
+def _check_finite(
+    losses: dict[str, torch.Tensor], step: int, buffers: list[tuple[torch.Tensor, torch.Tensor]], applied: str
+) -> None:
     bad = [k for k, v in losses.items() if not math.isfinite(float(v.detach()))]
     if bad:
-        raise NonFiniteLossError(
-            f"non-finite loss ({', '.join(bad)}) at step {step}: that update was not applied"
-        )
+        with torch.no_grad():
+            for buffer, saved in buffers:
+                buffer.copy_(saved)
+        raise NonFiniteLossError(f"non-finite loss ({', '.join(bad)}) at step {step}: {applied}")

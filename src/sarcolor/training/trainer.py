@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from sarcolor.checkpoint import (
     CheckpointMeta,
     checkpoint_path,
+    list_checkpoints,
     load_modules,
     load_training_state,
     prune_checkpoints,
@@ -47,7 +48,7 @@ from sarcolor.data.stats import training_stats
 from sarcolor.errors import SarcolorError
 from sarcolor.figures import image_grid, plot_losses, read_metrics_log, save_image
 from sarcolor.runtime import resolve_device
-from sarcolor.training.pix2pix import NonFiniteLossError, Pix2Pix
+from sarcolor.training.pix2pix import NonFiniteLossError, Pix2Pix, build_networks
 
 DEFAULT_EPOCHS = 10
 MAX_NONFINITE_IN_A_ROW = 10
@@ -128,9 +129,14 @@ def train(
     if not train_pairs:
         raise SarcolorError(f"{cfg.data.root}: the train split holds no pairs")
     _check_writable(run_dir)
+    _check_disk(run_dir, cfg)
     if not resume:
         stats, bad = training_stats(train_pairs, cfg.preprocess, progress=progress)
         train_pairs = _drop_bad(train_pairs, bad, cfg.data.on_bad_sample, echo)
+        stats["excluded_pairs"] = sorted(p.name for p, _ in bad)
+    else:  # the same pairs as before the interruption, so the batch order continues exactly
+        excluded = set(stats.get("excluded_pairs", []))
+        train_pairs = [p for p in train_pairs if p.name not in excluded]
     total = total_steps_for(cfg.train, len(train_pairs))
     if start_step >= total:
         raise SarcolorError(f"{ckpt}: already at step {start_step} of {total}; raise --steps to continue")
@@ -143,7 +149,6 @@ def train(
 
     torch.manual_seed(cfg.train.seed)
     model = Pix2Pix(cfg, total, device)
-    _check_disk(run_dir, model, cfg.train.keep_checkpoints)
     if ckpt is not None:
         load_modules(ckpt, {"G": model.G, "D": model.D})
         load_training_state(ckpt, {"G": model.opt_G, "D": model.opt_D}, device)
@@ -318,9 +323,11 @@ def _check_writable(run_dir: Path) -> None:
         stale.unlink(missing_ok=True)
 
 
-def _check_disk(run_dir: Path, model: Pix2Pix, keep: int) -> None:
+def _check_disk(run_dir: Path, cfg: Config) -> None:
     """Refuse to start when the checkpoints (weights + Adam moments, kept + one being written) won't fit."""
-    numel = sum(p.numel() for net in (model.G, model.D) for p in net.parameters())
+    with torch.device("meta"):  # shapes only: nothing is allocated
+        numel = sum(p.numel() for net in build_networks(cfg) for p in net.parameters())
+    keep = cfg.train.keep_checkpoints
     need = numel * 4 * 3 * (keep + 1)
     free = shutil.disk_usage(run_dir).free
     if free < need:
@@ -348,6 +355,12 @@ def _trim_log(path: Path, start_step: int) -> None:
 
 
 def _checkpoint(run_dir: Path, meta: CheckpointMeta, model: Pix2Pix, keep: int) -> Path:
+    if not model.weights_finite():  # never replace good checkpoints with a broken model
+        last = list_checkpoints(run_dir)
+        raise SarcolorError(
+            f"the model's weights became non-finite by step {meta.step}; nothing saved, the last "
+            f"checkpoint ({last[-1] if last else 'none'}) is intact. Lower --lr or check the data"
+        )
     path = save_checkpoint(
         checkpoint_path(run_dir, meta.step),
         meta,
