@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
@@ -116,3 +117,26 @@ def test_non_finite_loss_is_caught_before_the_update(synthetic_v2: Path):
         model.train_step(x, y, 7)
     after = model.D.state_dict()
     assert all(torch.equal(before[k], after[k]) for k, _ in model.D.named_parameters())
+
+
+def test_precision_choice():
+    from sarcolor.runtime import resolve_precision
+
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) == "fp32"  # bf16 is emulated (slow) on CPUs like these
+    assert resolve_precision("bf16", cpu) == "bf16"
+    with pytest.raises(SarcolorError, match="fp16 needs a CUDA GPU"):
+        resolve_precision("fp16", cpu)
+    with pytest.raises(SarcolorError, match="--precision must be"):
+        resolve_precision("fp8", cpu)
+
+
+def test_bf16_training_step_on_cpu_gives_finite_losses(synthetic_v2: Path):
+    cfg = tiny_config(synthetic_v2)
+    cfg.model.ngf = cfg.model.ndf = 2  # bf16 convolutions are emulated on this CPU: keep it tiny
+    cfg.train.precision = "bf16"
+    model = Pix2Pix(cfg, 10, torch.device("cpu"))
+    x, y = torch.rand(2, 1, 256, 256) * 2 - 1, torch.rand(2, 3, 256, 256) * 2 - 1
+    losses = model.train_step(x, y, 0)
+    assert model.precision == "bf16" and all(np.isfinite(v) for v in losses.values())
+    assert all(p.dtype == torch.float32 for p in model.G.parameters())  # weights stay fp32

@@ -419,3 +419,20 @@ def test_empty_and_missing_data_folders(tmp_path: Path, capsys):
     ):
         assert cli(f"train --data {tmp_path / folder} --out {tmp_path / 'r'} {TINY}") == 2
         one_line_error(capsys, needle)
+
+
+def test_a_safetensors_file_whose_first_byte_looks_like_pickle_still_loads(tmp_path: Path):
+    """The header length is little-endian: its first byte can be 0x80, the pickle opcode."""
+    import torch
+
+    from sarcolor.checkpoint import _open
+
+    for pad in range(300):
+        path = tmp_path / "c.safetensors"
+        save_file({"x": torch.zeros(1)}, str(path), metadata={"pad": "p" * pad})
+        if path.read_bytes()[:1] == b"\x80":
+            break
+    else:
+        pytest.fail("no header length with a 0x80 first byte was produced")
+    with _open(path) as f:
+        assert f.metadata()["pad"] == "p" * pad

@@ -162,7 +162,12 @@ def load_training_state(
             for index, values in saved["scalars"].items():
                 for name, value in values.items():
                     state.setdefault(int(index), {})[name] = torch.tensor(value)
-            opt.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
+            groups = saved["param_groups"]
+            for group, current in zip(groups, opt.param_groups, strict=True):
+                for key in ("fused", "foreach", "capturable", "differentiable"):  # this device's kernels
+                    if key in current:
+                        group[key] = current[key]
+            opt.load_state_dict({"state": state, "param_groups": groups})
         torch.set_rng_state(f.get_tensor("rng.torch"))
         cuda_keys = sorted(k for k in keys if k.startswith("rng.cuda."))
         if cuda_keys and torch.cuda.is_available():
@@ -180,8 +185,11 @@ def _open(path: Path):
     if not path.is_file():
         raise SarcolorError(f"{path}: checkpoint not found")
     with open(path, "rb") as fh:
-        head = fh.read(4)
-    if head[:1] == b"\x80" or head == b"PK\x03\x04":
+        head = fh.read(9)
+    # safetensors: an 8-byte little-endian header length, then the JSON header ('{')
+    header_fits = 8 + int.from_bytes(head[:8], "little") <= path.stat().st_size
+    safetensors_like = len(head) == 9 and head[8:9] == b"{" and header_fits
+    if not safetensors_like and (head[:1] == b"\x80" or head[:4] == b"PK\x03\x04"):
         raise SarcolorError(
             f"{path}: a pickle / torch.save file; sarcolor loads only safetensors checkpoints, "
             "because unpickling can run arbitrary code"

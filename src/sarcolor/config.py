@@ -23,6 +23,7 @@ TargetMode = Literal["rgb", "lab", "ab"]
 DeviceName = Literal["auto", "cpu", "cuda"]
 OnBadSample = Literal["error", "skip"]
 OnNonFinite = Literal["stop", "skip"]
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
 DEVICES: tuple[str, ...] = get_args(DeviceName)
 
 INPUT_MODES: tuple[str, ...] = get_args(InputMode)
@@ -122,6 +123,8 @@ class TrainConfig:
     keep_checkpoints: int = 2
     tensorboard: bool = False
     on_nonfinite: OnNonFinite = "stop"  # skip: leave out the update, stop after 10 in a row
+    precision: Precision = "auto"  # auto: bf16 on CUDA, fp32 on CPU (see sarcolor.runtime)
+    channels_last: bool | None = None  # None: on for CUDA, off for CPU
 
     def validate(self) -> None:
         if self.steps is not None and self.epochs is not None:

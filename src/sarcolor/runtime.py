@@ -1,6 +1,8 @@
-"""Where computations run."""
+"""Where and in which number format computations run."""
 
 from __future__ import annotations
+
+import contextlib
 
 import torch
 
@@ -16,3 +18,28 @@ def resolve_device(name: str) -> torch.device:
     if name not in ("cpu", "cuda"):
         raise SarcolorError(f"--device must be auto, cpu or cuda, got {name!r}")
     return torch.device(name)
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """``auto`` → bf16 on CUDA (fp16 where the GPU lacks bf16), fp32 on CPU.
+
+    CPUs without AVX-512-BF16/AMX emulate bf16 convolutions: on the project's 2-core AMD EPYC a
+    conv layer took 13.8 s in bf16 against 0.2 s in fp32, so CPU stays fp32 unless asked.
+    """
+    if name not in ("auto", "fp32", "bf16", "fp16"):
+        raise SarcolorError(f"--precision must be auto, fp32, bf16 or fp16, got {name!r}")
+    if name == "auto":
+        if device.type != "cuda":
+            return "fp32"
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if name == "fp16" and device.type != "cuda":
+        raise SarcolorError("--precision fp16 needs a CUDA GPU (use bf16 or fp32 on CPU)")
+    return name
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """Mixed precision for the forward pass (fp32: no-op). Losses stay fp32 under autocast."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device.type, dtype=dtype)

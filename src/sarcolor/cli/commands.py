@@ -44,12 +44,14 @@ _OVERRIDES: tuple[tuple[str, str, str], ...] = (
     ("tensorboard", "train", "tensorboard"),
     ("on_bad_sample", "data", "on_bad_sample"),
     ("on_nonfinite", "train", "on_nonfinite"),
+    ("precision", "train", "precision"),
 )
 _SPLIT_FLAGS = {"val_fraction", "test_fraction", "split_seed", "holdout_terrain", "holdout_season"}
 # What may change when resuming: the budget and where/how the run executes, not the model.
 _RESUMABLE = {
     "on_bad_sample",
     "on_nonfinite",
+    "precision",
     "data",
     "workers",
     "steps",

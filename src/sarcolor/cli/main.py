@@ -107,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="error (default): check every file first and list the bad ones; skip: leave them out",
     )
     p.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        help="number format of the forward pass; auto (default): bf16 on CUDA, fp32 on CPU",
+    )
+    p.add_argument(
         "--on-nonfinite",
         choices=("stop", "skip"),
         help="stop (default): stop on a NaN/Inf loss; skip: leave that update out (10 in a row stop)",

@@ -15,7 +15,7 @@ from sarcolor.config import Config
 from sarcolor.data.preprocess import decode_output, encode_input, to_grey, to_rgb
 from sarcolor.inference.tiling import Blender, blend_window, pad_to_plan, plan_tiles
 from sarcolor.models import UNetGenerator
-from sarcolor.runtime import resolve_device
+from sarcolor.runtime import autocast, resolve_device, resolve_precision
 
 TILE = 256
 T = TypeVar("T")
@@ -52,7 +52,9 @@ class Colorizer:
         self.device = resolve_device(device)
         self.generator = UNetGenerator(cfg.preprocess.in_channels, cfg.preprocess.out_channels, cfg.model.ngf)
         load_modules(self.path, {"G": self.generator})
-        self.generator.to(self.device).train(train_mode)
+        self.precision = resolve_precision("auto", self.device)  # bf16 on CUDA, fp32 on CPU
+        layout = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
+        self.generator.to(self.device, memory_format=layout).train(train_mode)
         self.overlap, self.batch_size = overlap, batch_size
         self.window = blend_window(TILE, overlap)
 
@@ -77,7 +79,9 @@ class Colorizer:
             tiles = np.stack([padded[i][top : top + TILE, left : left + TILE] for i, (top, left) in chunk])
             x = torch.from_numpy(tiles).permute(0, 3, 1, 2).to(self.device)
             net_in = encode_input(x, self.config.preprocess)
-            rgb = decode_output(self.generator(net_in), net_in, self.config.preprocess)
+            with autocast(self.device, self.precision):
+                out = self.generator(net_in)
+            rgb = decode_output(out.float(), net_in, self.config.preprocess)
             out = rgb.permute(0, 2, 3, 1).float().cpu().numpy()
             for (i, origin), tile_rgb in zip(chunk, out, strict=True):
                 blenders[i].add(origin, tile_rgb)

@@ -16,6 +16,7 @@ from sarcolor.models import (
     generator_loss,
     init_weights,
 )
+from sarcolor.runtime import autocast, resolve_precision
 
 
 class NonFiniteLossError(SarcolorError):
@@ -45,10 +46,15 @@ class Pix2Pix:
 
     def __init__(self, cfg: Config, total_steps: int, device: torch.device) -> None:
         self.cfg, self.device, self.total_steps = cfg, device, total_steps
-        self.G, self.D = (net.to(device) for net in build_networks(cfg))
         t = cfg.train
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=t.lr, betas=(t.beta1, t.beta2))
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=t.lr, betas=(t.beta1, t.beta2))
+        self.precision = resolve_precision(t.precision, device)
+        self.channels_last = t.channels_last if t.channels_last is not None else device.type == "cuda"
+        layout = torch.channels_last if self.channels_last else torch.contiguous_format
+        self.G, self.D = (net.to(device, memory_format=layout) for net in build_networks(cfg))
+        fused = True if device.type == "cuda" else None  # one kernel per optimizer step on GPUs
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=t.lr, betas=(t.beta1, t.beta2), fused=fused)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=t.lr, betas=(t.beta1, t.beta2), fused=fused)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.precision == "fp16")
         self.decay_start = total_steps - round(t.lr_decay_fraction * total_steps)
         factor = lambda step: lr_factor(step, self.decay_start, total_steps)  # noqa: E731
         self.schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, factor) for opt in (self.opt_G, self.opt_D)]
@@ -73,26 +79,33 @@ class Pix2Pix:
         """
         self.G.train()
         self.D.train()
+        if self.channels_last:
+            net_input = net_input.contiguous(memory_format=torch.channels_last)
+            target = target.contiguous(memory_format=torch.channels_last)
         buffers = _buffers(self.G, self.D)  # forward passes update BatchNorm running statistics
-        fake = self.G(net_input)
+        mixed = autocast(self.device, self.precision)
+        with mixed:
+            fake = self.G(net_input)
 
         self.D.requires_grad_(True)
         self.opt_D.zero_grad(set_to_none=True)
-        real_logits = self.D(torch.cat([net_input, target], dim=1))
-        fake_logits = self.D(torch.cat([net_input, fake.detach()], dim=1))
-        d_losses = discriminator_loss(real_logits, fake_logits)
+        with mixed:
+            real_logits = self.D(torch.cat([net_input, target], dim=1))
+            fake_logits = self.D(torch.cat([net_input, fake.detach()], dim=1))
+            d_losses = discriminator_loss(real_logits, fake_logits)
         _check_finite(d_losses, step, buffers, "neither network was updated")
-        d_losses["D"].backward()
-        self.opt_D.step()
+        self.scaler.scale(d_losses["D"]).backward()
+        self.scaler.step(self.opt_D)
 
         self.D.requires_grad_(False)
         self.opt_G.zero_grad(set_to_none=True)
-        g_losses = generator_loss(
-            self.D(torch.cat([net_input, fake], dim=1)), fake, target, self.cfg.train.lambda_l1
-        )
+        with mixed:
+            logits = self.D(torch.cat([net_input, fake], dim=1))
+            g_losses = generator_loss(logits, fake.float(), target, self.cfg.train.lambda_l1)
         _check_finite(g_losses, step, buffers, "D was updated, G was not")
-        g_losses["G"].backward()
-        self.opt_G.step()
+        self.scaler.scale(g_losses["G"]).backward()
+        self.scaler.step(self.opt_G)
+        self.scaler.update()
         for sched in self.schedulers:
             sched.step()
         return {k: float(v.detach()) for k, v in {**d_losses, **g_losses}.items()}
