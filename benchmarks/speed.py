@@ -24,7 +24,6 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).parent))
 from reference_pix2pix import RefPix2Pix
 from sarcolor.config import Config
-from sarcolor.inference.colorizer import Colorizer  # noqa: F401  (its settings are the fast path)
 from sarcolor.runtime import autocast, resolve_device, resolve_precision
 from sarcolor.training.pix2pix import Pix2Pix
 
