@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import glob
 import json
-import os
 from collections import Counter
 from pathlib import Path
 
 from sarcolor.config import Config
 from sarcolor.data.discovery import IMAGE_SUFFIXES, discover_pairs
-from sarcolor.data.io import atomic_write, check_image
+from sarcolor.data.io import atomic_write, check_image, ensure_writable
 from sarcolor.data.split import SPLITS, select_split, split_for
 from sarcolor.errors import SarcolorError
 
@@ -282,7 +281,7 @@ def evaluate(args: argparse.Namespace) -> int:
             name = f"{args.split}_{path.stem}.json" if several else f"{args.split}.json"
             outs.append(Path(args.out) if args.out and not several else run_dir_of(path) / "eval" / name)
         for out in [*outs, *([Path(args.out)] if args.out else [])]:
-            _check_writable(out.parent)  # before the work, not after it
+            ensure_writable(out.parent)  # before the work, not after it
         results = []
         for ckpt, out in zip(args.checkpoint, outs, strict=True):
             result = run_evaluation(
@@ -310,13 +309,6 @@ def evaluate(args: argparse.Namespace) -> int:
             }
             atomic_write(args.out, lambda tmp: tmp.write_text(json.dumps(summary, indent=1)))
     return 0
-
-
-def _check_writable(folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    probe = folder / f".sarcolor-write-test-{os.getpid()}"
-    probe.write_bytes(b"")
-    probe.unlink()
 
 
 def _split_file(run_dir: Path) -> dict[str, list[str]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from PIL import Image
 from tqdm.auto import tqdm
 
-from sarcolor.data.io import read_image, write_rgb_png
+from sarcolor.data.io import ensure_writable, read_image, write_rgb_png
 from sarcolor.errors import SarcolorError
 from sarcolor.inference.colorizer import Colorizer, chunked
 
@@ -47,11 +47,7 @@ def plan_outputs(files: Sequence[Path], out: Path, overwrite: bool = False) -> l
         raise SarcolorError(
             f"{existing[0]}: exists ({len(existing)} output(s) would be replaced); pass --overwrite"
         )
-    folder = out.parent if single_file else out
-    folder.mkdir(parents=True, exist_ok=True)
-    probe = folder / ".sarcolor-write-test"
-    probe.write_bytes(b"")
-    probe.unlink()
+    folder = ensure_writable(out.parent if single_file else out)
     need = sum(_raw_size(f) for f in files)  # uncompressed RGB: an upper bound for the PNGs
     free = shutil.disk_usage(folder).free
     if need > free:

@@ -41,7 +41,7 @@ from sarcolor.checkpoint import (
 from sarcolor.config import Config, TrainConfig
 from sarcolor.data.dataset import Augment, EpochBatchSampler, PairDataset
 from sarcolor.data.discovery import Discovery, Pair, discover_pairs
-from sarcolor.data.io import atomic_write
+from sarcolor.data.io import atomic_write, ensure_writable
 from sarcolor.data.preprocess import decode_output, display_input, input_label
 from sarcolor.data.split import select_split, split_for
 from sarcolor.data.stats import training_stats
@@ -315,10 +315,7 @@ def _drop_bad(pairs: list[Pair], bad: list[tuple[Pair, str]], policy: str, echo:
 
 def _check_writable(run_dir: Path) -> None:
     """Create the run folder, prove it is writable, and clear temp files a killed writer left."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    probe = run_dir / f".write-test-{os.getpid()}"
-    probe.write_bytes(b"")
-    probe.unlink()
+    ensure_writable(run_dir)
     for stale in (run_dir / "checkpoints").glob(".*.tmp"):
         stale.unlink(missing_ok=True)
 
