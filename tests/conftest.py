@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sarcolor.config import Config
@@ -57,6 +58,17 @@ def tiny_config(data_root: Path, steps: int = 4, **train) -> Config:
 
 
 @pytest.fixture(scope="session")
+def trained_run(synthetic_v2: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run trained for 60 steps (lr 2e-3): enough for colours that follow the input (~7 s)."""
+    from sarcolor.training.trainer import train
+
+    run = tmp_path_factory.mktemp("run") / "trained"
+    cfg = tiny_config(synthetic_v2, steps=60, lr=2e-3, batch_size=4, sample_every=60, checkpoint_every=60)
+    train(cfg, run, progress=False, echo=lambda _: None)
+    return run
+
+
+@pytest.fixture(scope="session")
 def tiny_run(synthetic_v2: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run folder trained for 4 steps on the synthetic data (read-only for the tests)."""
     from sarcolor.training.trainer import train
@@ -64,3 +76,59 @@ def tiny_run(synthetic_v2: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     run = tmp_path_factory.mktemp("run") / "tiny"
     train(tiny_config(synthetic_v2), run, progress=False, echo=lambda _: None)
     return run
+
+
+def write_geotiff(
+    path: Path,
+    data: np.ndarray,
+    *,
+    nodata: float | None = None,
+    crs: str | None = "EPSG:32631",
+    transform=None,
+    descriptions: tuple[str, ...] | None = None,
+) -> Path:
+    """Write a real GeoTIFF: ``data`` (H, W) or (C, H, W); default grid UTM 31N, 10 m pixels."""
+    import rasterio
+    from rasterio.transform import Affine
+
+    bands = data[None] if data.ndim == 2 else data
+    profile = dict(
+        driver="GTiff",
+        width=bands.shape[2],
+        height=bands.shape[1],
+        count=bands.shape[0],
+        dtype=bands.dtype.name,
+    )
+    if nodata is not None:
+        profile["nodata"] = nodata
+    if crs:
+        profile.update(crs=crs, transform=transform or Affine(10, 0, 500000, 0, -10, 5000000))
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(bands)
+        for i, name in enumerate(descriptions or (), start=1):
+            dst.set_band_description(i, name)
+    return path
+
+
+def untrained_checkpoint(
+    path: Path, *, bands: tuple[str, ...] = ("VV",), ngf: int = 8, gain: float = 1.0
+) -> Path:
+    """A real checkpoint of a freshly initialised model (seeded) taking ``bands``.
+
+    ``gain`` scales the last layer: pix2pix's N(0, 0.02) init gives near-constant grey
+    outputs, a gain of ~50 makes them follow the input (for tests that compare outputs).
+    """
+    import torch
+
+    from sarcolor.checkpoint import CheckpointMeta, save_checkpoint
+    from sarcolor.training.pix2pix import build_networks
+
+    cfg = Config()
+    cfg.preprocess.bands = list(bands)
+    cfg.preprocess.sar_scale = "db"
+    cfg.model.ngf = cfg.model.ndf = ngf
+    torch.manual_seed(0)
+    g, d = build_networks(cfg.validate())
+    with torch.no_grad():
+        g.last.weight.mul_(gain)
+    return save_checkpoint(path, CheckpointMeta(cfg, 0), {"G": g, "D": d})

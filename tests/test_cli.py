@@ -112,7 +112,7 @@ def test_colorize_any_size_folder_and_glob(tiny_run: Path, tmp_path: Path):
     for again in ("", " --overwrite"):
         assert cli("colorize {} --checkpoint {} --out {} --no-progress" + again, src, tiny_run, out) == 0
     sizes = {p.name: Image.open(p).size for p in out.iterdir()}
-    assert sizes == {"a.png": (300, 200), "b.png": (600, 520), "c.png": (256, 256), "d.png": (80, 64)}
+    assert sizes == {"a.png": (300, 200), "b.tif": (600, 520), "c.png": (256, 256), "d.png": (80, 64)}
     out2 = tmp_path / "out2"
     assert cli("colorize {} --checkpoint {} --out {} --no-progress", src / "*.png", tiny_run, out2) == 0
     assert sorted(p.name for p in out2.iterdir()) == ["a.png", "c.png"]

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rasterio
 from PIL import Image
 from rasterio.transform import Affine
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from conftest import write_geotiff
 from sarcolor.checkpoint import resolve_checkpoint
 from sarcolor.cli.main import main
 from sarcolor.data.dataset import PairDataset
@@ -258,37 +258,21 @@ def png_header_only(path: Path, width: int, height: int) -> Path:
     return path
 
 
-def geotiff(path: Path, data: np.ndarray, *, nodata=None, crs="EPSG:32631", transform=None) -> Path:
-    profile = dict(
-        driver="GTiff",
-        width=data.shape[-1],
-        height=data.shape[-2],
-        count=1,
-        dtype=data.dtype.name,
-        nodata=nodata,
-    )
-    if crs:
-        profile.update(crs=crs, transform=transform or Affine(10, 0, 500000, 0, -10, 5000000))
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(data, 1)
-    return path
-
-
 @pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
 def test_bad_and_unusual_image_files(tmp_path: Path):
     bomb = png_header_only(tmp_path / "bomb.png", 100_000, 100_000)
     with pytest.raises(SarcolorError, match="decompression-bomb guard"):
         read_image(bomb)
     fine = np.linspace(0, 1, 64 * 48, dtype=np.float32).reshape(48, 64)
-    all_nodata = geotiff(tmp_path / "nodata.tif", np.full((48, 64), -99, np.float32), nodata=-99)
+    all_nodata = write_geotiff(tmp_path / "nodata.tif", np.full((48, 64), -99, np.float32), nodata=-99)
     with pytest.raises(SarcolorError, match="no valid pixel"):
         read_image(all_nodata)
     with pytest.raises(SarcolorError, match="no valid pixel"):
-        read_image(geotiff(tmp_path / "nan.tif", np.full((48, 64), np.nan, np.float32)))
+        read_image(write_geotiff(tmp_path / "nan.tif", np.full((48, 64), np.nan, np.float32)))
     holes = fine.copy()
     holes[:5] = np.nan
     holes[6, :3] = np.inf
-    out = read_image(geotiff(tmp_path / "holes.tif", holes))
+    out = read_image(write_geotiff(tmp_path / "holes.tif", holes))
     assert (
         out.shape == (48, 64, 1) and np.isfinite(out).all() and out[:5].max() == 0 and out[6, :3].max() == 0
     )
@@ -296,12 +280,12 @@ def test_bad_and_unusual_image_files(tmp_path: Path):
     rotated = Affine.rotation(30) @ Affine(10, 0, 500000, 0, -10, 5000000)
     for name, kwargs in (("nocrs.tif", {"crs": None}), ("rotated.tif", {"transform": rotated})):
         np.testing.assert_allclose(
-            read_image(geotiff(tmp_path / name, fine, **kwargs))[..., 0], fine, atol=1e-6
+            read_image(write_geotiff(tmp_path / name, fine, **kwargs))[..., 0], fine, atol=1e-6
         )
-    db = geotiff(tmp_path / "db.tif", fine * 30 - 25)  # float dB: not an image in [0, 1]
+    db = write_geotiff(tmp_path / "db.tif", fine * 30 - 25)  # float dB: not an image in [0, 1]
     with pytest.raises(SarcolorError, match="outside \\[0, 1\\]"):
         read_image(db)
-    cut_tif = geotiff(tmp_path / "cut.tif", np.ones((400, 300), np.uint16))
+    cut_tif = write_geotiff(tmp_path / "cut.tif", np.ones((400, 300), np.uint16))
     cut_tif.write_bytes(cut_tif.read_bytes()[:3000])
     with pytest.raises(SarcolorError, match=r"cut\.tif: cannot read image"):
         read_image(cut_tif)

@@ -17,6 +17,8 @@ from typing import Any, Literal, get_args, get_origin
 import yaml
 
 from sarcolor.errors import SarcolorError, first_line
+from sarcolor.sar.radiometry import SarScale, band_ranges
+from sarcolor.sar.speckle import parse_despeckle
 
 InputMode = Literal["sar", "optical-l"]
 TargetMode = Literal["rgb", "lab", "ab"]
@@ -39,20 +41,49 @@ class PreprocessConfig:
             CIE L* channel of the Sentinel-2 image (the founding description's LAB mode).
         target: ``rgb`` — predict sRGB; ``lab`` — predict L*a*b*; ``ab`` — predict a*b* and
             recombine with the input L* (only with ``input='optical-l'``).
+        bands: the SAR bands fed to the generator, one input channel each (``["VV"]``, or
+            ``["VV", "VH"]`` for a two-channel model; GeoTIFF data only for more than one).
+        sar_scale: what the training SAR files hold (:mod:`sarcolor.sar.radiometry`); ``auto``
+            is decided from the first training file and stored decided.
+        db_ranges: the dB range ``[low, high]`` of each band; empty: VV [-25, 0], VH [-32.5, 0].
+        calibration: K in ``dB = 20·log10(DN / K)`` for amplitude data.
+        despeckle: a speckle filter ``NAME[:window[:looks]]`` applied to the SAR input at
+            training and colorizing alike (:mod:`sarcolor.sar.speckle`), or ``None``.
+        s2_max_reflectance: Sentinel-2 reflectance shown as full white: RGB = clip(ρ / this, 0, 1)
+            for GeoTIFF targets (reflectance ρ = (DN + offset) / 10000).
     """
 
     input: InputMode = "sar"
     target: TargetMode = "rgb"
+    bands: list[str] = field(default_factory=lambda: ["VV"])
+    sar_scale: SarScale = "auto"
+    db_ranges: list[list[float]] = field(default_factory=list)
+    calibration: float = 1.0
+    despeckle: str | None = None
+    s2_max_reflectance: float = 0.3
 
     def validate(self) -> None:
         _check_choice("preprocess.input", self.input, INPUT_MODES)
         _check_choice("preprocess.target", self.target, TARGET_MODES)
         if self.target == "ab" and self.input != "optical-l":
             raise SarcolorError("--target ab needs --input optical-l (a*b* is recombined with L*)")
+        if not self.bands or len(set(b.upper() for b in self.bands)) != len(self.bands):
+            raise SarcolorError(f"preprocess.bands must name distinct bands, got {self.bands}")
+        if self.input != "sar" and len(self.bands) != 1:
+            raise SarcolorError("several --band inputs need --input sar")
+        band_ranges(self.bands, self.db_ranges)
+        if self.calibration <= 0 or self.s2_max_reflectance <= 0:
+            raise SarcolorError("preprocess.calibration and preprocess.s2_max_reflectance must be > 0")
+        parse_despeckle(self.despeckle)
 
     @property
     def in_channels(self) -> int:
-        return 1
+        return len(self.bands) if self.input == "sar" else 1
+
+    @property
+    def ranges(self) -> list[tuple[float, float]]:
+        """The dB range of every SAR band, in order."""
+        return band_ranges(self.bands, self.db_ranges)
 
     @property
     def out_channels(self) -> int:

@@ -27,6 +27,10 @@ _OVERRIDES: tuple[tuple[str, str, str], ...] = (
     ("workers", "data", "num_workers"),
     ("input", "preprocess", "input"),
     ("target", "preprocess", "target"),
+    ("band", "preprocess", "bands"),
+    ("sar_scale", "preprocess", "sar_scale"),
+    ("calibration", "preprocess", "calibration"),
+    ("despeckle", "preprocess", "despeckle"),
     ("ngf", "model", "ngf"),
     ("ndf", "model", "ndf"),
     ("steps", "train", "steps"),
@@ -214,6 +218,7 @@ def expand_inputs(inputs: list[str], skip: Path | None = None) -> list[Path]:
 def colorize(args: argparse.Namespace) -> int:
     from sarcolor.inference.colorizer import Colorizer
     from sarcolor.inference.files import colorize_files, plan_outputs
+    from sarcolor.inference.scene import SceneOptions, colorize_scene, is_scene
 
     if not 0 <= args.overlap < 256:
         raise SarcolorError(f"--overlap must be in [0, 255], got {args.overlap}")
@@ -226,15 +231,42 @@ def colorize(args: argparse.Namespace) -> int:
         train_mode=args.train_mode,
         overlap=args.overlap,
         batch_size=args.batch_size,
+        despeckle=args.despeckle,
     )
+    if colorizer.despeckle_note:
+        print(f"warning: {colorizer.despeckle_note}")
+    progress = False if args.no_progress else None
+    pairs = list(zip(files, targets, strict=True))
+    images = [(f, t) for f, t in pairs if not is_scene(f)]
     report = colorize_files(
         colorizer,
-        files,
-        targets,
+        [f for f, _ in images],
+        [t for _, t in images],
         on_bad_sample=args.on_bad_sample,
         chunk=args.batch_size,
-        progress=False if args.no_progress else None,
+        progress=progress,
     )
+    options = SceneOptions(
+        bands=args.band,
+        sar_scale=args.sar_scale or "auto",
+        calibration=args.calibration,
+        compress=args.compress,
+        cog=args.cog,
+        alpha=args.alpha,
+    )
+    for source, target in ((f, t) for f, t in pairs if is_scene(f)):
+        try:
+            scene = colorize_scene(colorizer, source, target, options, progress=progress)
+        except SarcolorError as exc:
+            if args.on_bad_sample != "skip":
+                raise
+            report.failed.append((source, str(exc).removeprefix(f"{source}: ")))
+            continue
+        report.written.append(target)
+        print(
+            f"{source.name} → {target}: {scene.width}×{scene.height}, {scene.tiles} tiles "
+            f"({scene.skipped} all-nodata skipped), {scene.megapixels_per_second:.2f} Mpx/s"
+        )
     print(f"colorized {len(report.written)} image(s) → {out}")
     if report.failed:
         print(f"{len(report.failed)} input(s) failed:")

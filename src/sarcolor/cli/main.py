@@ -18,6 +18,9 @@ from sarcolor.config import DEVICES, INPUT_MODES, TARGET_MODES, DataConfig, Mode
 from sarcolor.data.split import SPLITS
 from sarcolor.errors import SarcolorError, first_line
 from sarcolor.evaluation.metrics import METRICS
+from sarcolor.inference.scene import COMPRESSIONS
+from sarcolor.sar.radiometry import SAR_SCALES
+from sarcolor.sar.speckle import FILTERS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--input", choices=INPUT_MODES, help="generator input: SAR or the optical L* (default sar)"
     )
     p.add_argument("--target", choices=TARGET_MODES, help="what the generator predicts (default rgb)")
+    _sar_options(p, training=True)
     p.add_argument(
         "--terrain", action="append", metavar="NAME", help="train on this terrain only (repeatable)"
     )
@@ -138,6 +142,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip: report unreadable inputs at the end and go on (exit status 1); default error",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _sar_options(p, training=False)
+    scene = p.add_argument_group("GeoTIFF scenes (.tif inputs are written as georeferenced .tif)")
+    scene.add_argument(
+        "--compress", choices=COMPRESSIONS, default="deflate", help="GeoTIFF compression (default deflate)"
+    )
+    scene.add_argument("--cog", action="store_true", help="write a Cloud-Optimized GeoTIFF with overviews")
+    scene.add_argument(
+        "--alpha", action="store_true", help="an alpha band instead of an internal nodata mask"
+    )
     p.set_defaults(func=commands.colorize)
 
     p = sub.add_parser("evaluate", help="score a model (or any tool's images) beside three baselines")
@@ -192,6 +205,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=commands.demo)
     return parser
+
+
+def _sar_options(p: argparse.ArgumentParser, *, training: bool) -> None:
+    """--band, --sar-scale, --calibration and --despeckle, for train (stored) and colorize (applied)."""
+    stored = "stored in the checkpoint" if training else "default: the checkpoint's"
+    p.add_argument(
+        "--band",
+        action="append",
+        metavar="NAME|INDEX",
+        help=(
+            "SAR band(s) the model takes, repeat for VV+VH (default VV)"
+            if training
+            else "band of a multi-band GeoTIFF, by description (VV) or 1-based index; once per model band"
+        ),
+    )
+    p.add_argument(
+        "--sar-scale",
+        choices=SAR_SCALES,
+        help="what the SAR files hold; auto (default) decides from data type and values and says so",
+    )
+    p.add_argument(
+        "--calibration", type=float, metavar="K", help=f"amplitude data: dB = 20·log10(DN / K) ({stored})"
+    )
+    p.add_argument(
+        "--despeckle",
+        metavar="NAME[:WINDOW]",
+        help=f"speckle filter: {', '.join(FILTERS)}, e.g. lee:7 ({stored})",
+    )
 
 
 def _split_options(p: argparse.ArgumentParser) -> None:

@@ -6,7 +6,8 @@ which is stored in each checkpoint, so training and inference always agree.
 * SAR input (``input='sar'``): the SEN1-2 PNGs hold VV backscatter in dB already scaled to
   0–255 by the dataset authors; read as [0, 1] (:func:`sarcolor.data.io.read_image`), the grey
   value ``g`` becomes ``2·g − 1`` in [-1, 1]. An RGB file is reduced to grey (ITU-R 601 luma,
-  exact for the three-identical-channel PNGs some SAR exports use).
+  exact for the three-identical-channel PNGs some SAR exports use). GeoTIFFs in dB, linear
+  σ⁰ or amplitude reach the same [0, 1] scale through :mod:`sarcolor.sar.radiometry`.
 * L* input (``input='optical-l'``): CIE L*a*b* (D65, sRGB) of the optical image;
   ``L*/50 − 1`` in [-1, 1].
 * Targets: ``rgb`` → ``2·rgb − 1``; ``lab`` → ``(L*/50 − 1, a*/110, b*/110)``;
@@ -19,6 +20,9 @@ import torch
 from kornia.color import lab_to_rgb, rgb_to_lab
 
 from sarcolor.config import PreprocessConfig
+from sarcolor.errors import SarcolorError
+from sarcolor.sar.radiometry import linear_to_unit, unit_to_linear
+from sarcolor.sar.speckle import despeckle
 
 AB_SCALE: float = 110.0
 L_SCALE: float = 50.0
@@ -39,14 +43,34 @@ def to_rgb(image: torch.Tensor) -> torch.Tensor:
 
 
 def encode_input(image: torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:
-    """The generator's input: (B, 1|3, H, W) in [0, 1] → (B, 1, H, W) in [-1, 1].
+    """The generator's input: (B, C, H, W) in [0, 1] → (B, in_channels, H, W) in [-1, 1].
 
-    ``image`` is the SAR image for ``input='sar'`` and the optical image for ``optical-l``.
+    ``image`` is the SAR image for ``input='sar'`` (one channel per band in the radiometric
+    scale of :mod:`sarcolor.sar.radiometry`; a one-band model reduces RGB to grey) and the
+    optical image for ``optical-l``. The configured speckle filter runs here, so training and
+    colorizing filter alike.
     """
     if cfg.input == "sar":
-        return to_grey(image) * 2.0 - 1.0
+        sar = to_grey(image) if cfg.in_channels == 1 else image
+        if sar.shape[1] != cfg.in_channels:
+            raise SarcolorError(
+                f"the model takes {cfg.in_channels} SAR band(s) ({', '.join(cfg.bands)}), got {sar.shape[1]}"
+            )
+        if cfg.despeckle:
+            sar = despeckle_unit(sar, cfg)
+        return sar * 2.0 - 1.0
     lightness = rgb_to_lab(to_rgb(image).clamp(0.0, 1.0))[:, :1]
     return lightness / L_SCALE - 1.0
+
+
+def despeckle_unit(sar: torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:
+    """Filter (B, C, H, W) SAR in [0, 1] with ``cfg.despeckle``: to linear intensity, filter, back.
+
+    The linear intensity is recovered from the clipped dB range, exactly as stored in
+    SEN1-2's PNGs, so PNG and GeoTIFF inputs are filtered the same way.
+    """
+    ranges = cfg.ranges
+    return linear_to_unit(despeckle(unit_to_linear(sar, ranges), cfg.despeckle), ranges).to(sar.dtype)
 
 
 def encode_target(rgb: torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:

@@ -16,6 +16,7 @@ from sarcolor.data.preprocess import decode_output, encode_input, to_grey, to_rg
 from sarcolor.inference.tiling import Blender, blend_window, pad_to_plan, plan_tiles
 from sarcolor.models import UNetGenerator
 from sarcolor.runtime import autocast, resolve_device, resolve_precision
+from sarcolor.sar.speckle import parse_despeckle
 
 TILE = 256
 T = TypeVar("T")
@@ -31,6 +32,8 @@ class Colorizer:
             stochastic look; by default the generator runs in eval mode.
         overlap: tile overlap in pixels for images that are not one tile.
         batch_size: tiles per forward pass.
+        despeckle: a speckle filter to use instead of the checkpoint's (``none`` for none); the
+            difference is noted in :attr:`despeckle_note`.
 
     Example:
         >>> c = Colorizer("runs/demo")                       # doctest: +SKIP
@@ -45,10 +48,21 @@ class Colorizer:
         train_mode: bool = False,
         overlap: int = 64,
         batch_size: int = 8,
+        despeckle: str | None = None,
     ) -> None:
         self.path = resolve_checkpoint(checkpoint)
         self.meta: CheckpointMeta = read_meta(self.path)
         cfg = self.config
+        self.despeckle_note = ""
+        if despeckle is not None:
+            chosen = parse_despeckle(despeckle)
+            trained = parse_despeckle(cfg.preprocess.despeckle)
+            if chosen != trained:
+                self.despeckle_note = (
+                    f"--despeckle {chosen or 'none'} differs from training ({trained or 'none'}): "
+                    "the model never saw input filtered this way"
+                )
+            cfg.preprocess.despeckle = str(chosen) if chosen else None
         self.device = resolve_device(device)
         self.generator = UNetGenerator(cfg.preprocess.in_channels, cfg.preprocess.out_channels, cfg.model.ngf)
         load_modules(self.path, {"G": self.generator})
@@ -77,17 +91,21 @@ class Colorizer:
         bar = tqdm(total=len(jobs), desc="tiles", unit="tile", disable=not progress, leave=False)
         for chunk in chunked(jobs, self.batch_size):
             tiles = np.stack([padded[i][top : top + TILE, left : left + TILE] for i, (top, left) in chunk])
-            x = torch.from_numpy(tiles).permute(0, 3, 1, 2).to(self.device)
-            net_in = encode_input(x, self.config.preprocess)
-            with autocast(self.device, self.precision):
-                out = self.generator(net_in)
-            rgb = decode_output(out.float(), net_in, self.config.preprocess)
-            out = rgb.permute(0, 2, 3, 1).float().cpu().numpy()
+            out = self.predict(torch.from_numpy(tiles).permute(0, 3, 1, 2))
             for (i, origin), tile_rgb in zip(chunk, out, strict=True):
                 blenders[i].add(origin, tile_rgb)
             bar.update(len(chunk))
         bar.close()
         return [b.result() for b in blenders]
+
+    @torch.inference_mode()
+    def predict(self, tiles: torch.Tensor) -> np.ndarray:
+        """(B, C, H, W) images in [0, 1] (SAR in its radiometric scale) → (B, H, W, 3) sRGB float32."""
+        net_in = encode_input(tiles.to(self.device), self.config.preprocess)
+        with autocast(self.device, self.precision):
+            out = self.generator(net_in)
+        rgb = decode_output(out.float(), net_in, self.config.preprocess)
+        return rgb.permute(0, 2, 3, 1).float().cpu().numpy()
 
 
 def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

@@ -11,9 +11,13 @@ from pathlib import Path
 from PIL import Image
 from tqdm.auto import tqdm
 
+from sarcolor.data.geotiff import open_raster
 from sarcolor.data.io import ensure_writable, read_image, write_rgb_png
 from sarcolor.errors import SarcolorError
 from sarcolor.inference.colorizer import Colorizer, chunked
+from sarcolor.inference.scene import is_scene
+
+OUTPUT_SUFFIXES: frozenset[str] = frozenset({".png", ".tif", ".tiff"})
 
 
 @dataclass
@@ -27,14 +31,18 @@ class ColorizeReport:
 def plan_outputs(files: Sequence[Path], out: Path, overwrite: bool = False) -> list[Path]:
     """The output path of every input, checked before any work starts.
 
-    ``out`` is a folder (outputs keep the inputs' base names, as .png) or, for one input, a
-    .png file. Refused: two inputs with one output name, an output that is an input, existing
-    outputs unless ``overwrite``, an unwritable folder, and too little free disk.
+    ``out`` is a folder (outputs keep the inputs' base names: GeoTIFF scenes as .tif, other
+    images as .png) or, for one input, a file of that kind. Refused: two inputs with one output
+    name, an output that is an input, existing outputs unless ``overwrite``, an unwritable
+    folder, and too little free disk.
     """
-    single_file = out.suffix.lower() == ".png"
+    single_file = out.suffix.lower() in OUTPUT_SUFFIXES
     if single_file and len(files) > 1:
-        raise SarcolorError(f"{out}: a .png output takes one input, got {len(files)}; give a folder")
-    targets = [out] if single_file else [out / f"{f.stem}.png" for f in files]
+        raise SarcolorError(f"{out}: a {out.suffix} output takes one input, got {len(files)}; give a folder")
+    if single_file and is_scene(out) != is_scene(files[0]):
+        kind = "GeoTIFF scene (.tif)" if is_scene(files[0]) else "image (.png)"
+        raise SarcolorError(f"{out}: {files[0].name} is colorized into a {kind}; name the output so")
+    targets = [out] if single_file else [out / f"{f.stem}{'.tif' if is_scene(f) else '.png'}" for f in files]
     dupes = [t for t, n in Counter(targets).items() if n > 1]
     if dupes:
         raise SarcolorError(f"two inputs would both be written to {dupes[0]}; colorize them separately")
@@ -93,6 +101,12 @@ def colorize_files(
 
 
 def _raw_size(path: Path) -> int:
+    if is_scene(path):
+        try:
+            with open_raster(path) as src:
+                return src.width * src.height * 4
+        except SarcolorError:
+            return 0
     try:
         with Image.open(path) as img:
             return img.width * img.height * 3

@@ -1,0 +1,131 @@
+"""Reading Sentinel-1 GeoTIFFs by windows: band choice, validity masks, SAR scale.
+
+A window of a scene becomes the network's [0, 1] SAR scale (:mod:`sarcolor.sar.radiometry`)
+plus a validity mask: a pixel is invalid where any chosen band is GDAL nodata, masked by a
+band/dataset mask or alpha, NaN or ±Inf. Every failure is a one-line
+:class:`~sarcolor.errors.SarcolorError` naming the file.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sarcolor.data.io import _check_size, _reason
+from sarcolor.errors import SarcolorError
+from sarcolor.sar.radiometry import check_scale, detect_scale, to_unit
+
+GEOTIFF_SUFFIXES: frozenset[str] = frozenset({".tif", ".tiff"})
+SCALE_SAMPLE = 1024  # side of the decimated read that :func:`decide_scale` looks at
+
+
+@contextmanager
+def open_raster(path: str | Path) -> Iterator:
+    """``rasterio.open`` with one-line errors and no warning for rasters without a CRS."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    path = Path(path)
+    if not path.is_file():
+        raise SarcolorError(f"{path}: file not found")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        try:
+            src = rasterio.open(path)
+        except Exception as exc:
+            raise SarcolorError(f"{path}: cannot read image ({_reason(exc, path)})") from None
+        with src:
+            _check_size(path, src.width, src.height)
+            yield src
+
+
+def describe_bands(src) -> str:
+    """``1:VV, 2:VH`` (or ``1, 2`` without descriptions), for messages."""
+    return ", ".join(f"{i}:{d}" if d else str(i) for i, d in enumerate(src.descriptions, start=1))
+
+
+def select_bands(src, wanted: Sequence[str], chosen: Sequence[str] | None = None) -> list[int]:
+    """1-based band indexes of ``src`` feeding a model trained on the bands ``wanted``.
+
+    ``chosen`` (the ``--band`` values, one per wanted band) names bands by description or
+    index. Without it, bands are found by description (``VV`` matches ``VV``, ``Sigma0_VV``,
+    ``vv_db``…); a raster with exactly as many bands as wanted is taken in order.
+    """
+    path, count = src.name, src.count
+    if chosen:
+        if len(chosen) != len(wanted):
+            raise SarcolorError(
+                f"{path}: --band given {len(chosen)} time(s), the model takes {len(wanted)} "
+                f"band(s) ({', '.join(wanted)})"
+            )
+        return [_band_index(src, name) for name in chosen]
+    found = [_by_description(src, name) for name in wanted]
+    if all(i is not None for i in found):
+        return [int(i) for i in found]
+    if count == len(wanted):
+        return list(range(1, count + 1))
+    raise SarcolorError(
+        f"{path}: {count} bands ({describe_bands(src)}), none described as "
+        f"{'/'.join(w for w, i in zip(wanted, found, strict=True) if i is None)}; pick with --band NAME|INDEX"
+    )
+
+
+def _band_index(src, name: str) -> int:
+    if name.isdigit():
+        index = int(name)
+        if not 1 <= index <= src.count:
+            raise SarcolorError(f"{src.name}: --band {index} out of range (bands: {describe_bands(src)})")
+        return index
+    index = _by_description(src, name)
+    if index is None:
+        raise SarcolorError(f"{src.name}: no band described as {name} (bands: {describe_bands(src)})")
+    return index
+
+
+def _by_description(src, name: str) -> int | None:
+    token = re.compile(rf"(^|[^a-z0-9]){re.escape(name.lower())}($|[^a-z0-9])")
+    hits = [i for i, d in enumerate(src.descriptions, start=1) if d and token.search(d.lower())]
+    return hits[0] if len(hits) == 1 else None
+
+
+def read_window(src, indexes: Sequence[int], window=None, out_shape=None) -> tuple[np.ndarray, np.ndarray]:
+    """Raw values (C, h, w) with invalid pixels set to 0, and the validity mask (h, w) bool."""
+    try:
+        kwargs = {"window": window, "masked": True}
+        if out_shape is not None:
+            kwargs["out_shape"] = (len(indexes), *out_shape)
+        data = src.read(list(indexes), **kwargs)
+    except Exception as exc:
+        raise SarcolorError(f"{src.name}: cannot read image ({_reason(exc, Path(src.name))})") from None
+    invalid = np.ma.getmaskarray(data).any(axis=0)
+    values = data.filled(0)
+    if values.dtype.kind == "f":
+        invalid |= ~np.isfinite(values).all(axis=0)
+        values = np.where(invalid, 0, values)
+    return values, ~invalid
+
+
+def decide_scale(src, indexes: Sequence[int], scale: str) -> tuple[str, str]:
+    """``scale``, or for ``auto`` the scale :func:`detect_scale` sees in a decimated read."""
+    check_scale(scale)
+    if scale != "auto":
+        return scale, f"--sar-scale {scale}"
+    factor = max(1, max(src.height, src.width) // SCALE_SAMPLE)
+    values, valid = read_window(src, indexes, out_shape=(src.height // factor or 1, src.width // factor or 1))
+    if not valid.any():
+        raise SarcolorError(f"{src.name}: no valid pixel (all nodata, NaN or Inf)")
+    decided, reason = detect_scale(values[:, valid], values.dtype)
+    return decided, f"auto: {reason}"
+
+
+def sar_unit(
+    values: np.ndarray, scale: str, ranges: Sequence[tuple[float, float]], calibration: float = 1.0
+) -> torch.Tensor:
+    """Raw (C, h, w) values of a decided ``scale`` → (C, h, w) float32 in [0, 1]."""
+    return to_unit(torch.from_numpy(np.ascontiguousarray(values)), scale, ranges, calibration)

@@ -1,0 +1,284 @@
+"""Colorizing whole georeferenced Sentinel-1 scenes: GeoTIFF in, GeoTIFF out, bounded memory.
+
+A scene is read one row of tiles at a time (a ``tile × width`` strip), never whole. Tiles
+overlap (default 64 of 256 pixels, 25 %) and their outputs are blended with the raised-cosine
+window of :mod:`sarcolor.inference.tiling`; a strip accumulator holds at most
+``tile + 256`` rows of the output and writes each 256-row block row of the output GeoTIFF as
+soon as no later tile can touch it. Memory therefore depends on the scene's width, not its
+height (about 120 bytes per column, 1.2 MB per 10,000 columns per row of the buffer).
+
+The output keeps the input's CRS, geotransform, width and height; it is a tiled, compressed
+3-band uint8 RGB GeoTIFF (BIGTIFF when needed) with an internal nodata mask (or, with
+``alpha``, a fourth alpha band) that is 0 wherever the input was invalid: GDAL nodata, NaN,
+±Inf, or a band/dataset mask. Tiles with no valid pixel are skipped. The file is written
+under a temporary name and renamed when complete; ``cog`` rewrites it as a Cloud-Optimized
+GeoTIFF with overviews.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from sarcolor.data.geotiff import decide_scale, open_raster, read_window, sar_unit, select_bands
+from sarcolor.data.io import atomic_write, to_uint8
+from sarcolor.errors import SarcolorError
+from sarcolor.inference.colorizer import TILE, Colorizer, chunked
+from sarcolor.inference.tiling import tile_starts
+
+BLOCK = 256  # output GeoTIFF block side; rows are written in whole block rows
+COMPRESSIONS: tuple[str, ...] = ("deflate", "zstd", "lzw", "none")
+
+
+@dataclass
+class SceneOptions:
+    """How one scene is read and written.
+
+    Attributes:
+        bands: ``--band`` values (description or 1-based index), one per model band; ``None``
+            finds them by description or order (:func:`sarcolor.data.geotiff.select_bands`).
+        sar_scale: what the file holds (``auto``, ``db``, ``linear``, ``amplitude``, ``uint8``).
+        calibration: K for amplitude data (``None``: the checkpoint's).
+        compress: GeoTIFF compression, one of :data:`COMPRESSIONS`.
+        cog: write a Cloud-Optimized GeoTIFF with overviews.
+        alpha: a fourth (alpha) band instead of an internal nodata mask.
+    """
+
+    bands: list[str] | None = None
+    sar_scale: str = "auto"
+    calibration: float | None = None
+    compress: str = "deflate"
+    cog: bool = False
+    alpha: bool = False
+
+
+@dataclass
+class SceneReport:
+    """What :func:`colorize_scene` did."""
+
+    path: Path
+    width: int
+    height: int
+    bands: list[int]
+    scale: str
+    scale_reason: str
+    tiles: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def megapixels_per_second(self) -> float:
+        return self.width * self.height / 1e6 / max(self.seconds, 1e-9)
+
+
+def is_scene(path: Path) -> bool:
+    """GeoTIFFs (``.tif``/``.tiff``) are colorized as scenes, into GeoTIFFs."""
+    return path.suffix.lower() in (".tif", ".tiff")
+
+
+def colorize_scene(
+    colorizer: Colorizer,
+    source: str | Path,
+    target: str | Path,
+    options: SceneOptions | None = None,
+    *,
+    progress: bool | None = None,
+    log: Callable[[str], None] = tqdm.write,
+) -> SceneReport:
+    """Colorize the GeoTIFF ``source`` into the RGB GeoTIFF ``target`` (see the module docstring)."""
+    options = options or SceneOptions()
+    source, target = Path(source), Path(target)
+    pre = colorizer.config.preprocess
+    if pre.input != "sar":
+        raise SarcolorError(f"{source}: scenes need a SAR model; this checkpoint takes {pre.input} input")
+    if options.compress not in COMPRESSIONS:
+        raise SarcolorError(f"--compress must be one of {', '.join(COMPRESSIONS)}, got {options.compress!r}")
+    start = time.perf_counter()
+    with open_raster(source) as src:
+        indexes = select_bands(src, pre.bands, options.bands)
+        scale, reason = decide_scale(src, indexes, options.sar_scale)
+        log(f"{source.name}: bands {indexes} as {'+'.join(pre.bands)}; SAR scale {reason}")
+        report = SceneReport(target, src.width, src.height, indexes, scale, reason)
+        writer = _SceneWriter(colorizer, src, indexes, scale, options, report, progress)
+        if options.cog:
+            atomic_write(target, lambda tmp: _as_cog(writer, tmp, options))
+        else:
+            atomic_write(target, writer.write)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+class _SceneWriter:
+    """Reads strips, runs the model on their tiles, blends, and writes whole block rows."""
+
+    def __init__(self, colorizer, src, indexes, scale, options: SceneOptions, report, progress) -> None:
+        self.colorizer, self.src, self.indexes, self.scale = colorizer, src, indexes, scale
+        self.options, self.report, self.progress = options, report, progress
+        pre = colorizer.config.preprocess
+        self.ranges = pre.ranges
+        self.calibration = options.calibration or pre.calibration
+        self.rows = tile_starts(src.height, TILE, colorizer.overlap)
+        self.cols = tile_starts(src.width, TILE, colorizer.overlap)
+
+    def profile(self, compress: str) -> dict:
+        src, alpha = self.src, self.options.alpha
+        profile = {
+            "driver": "GTiff",
+            "width": src.width,
+            "height": src.height,
+            "count": 4 if alpha else 3,
+            "dtype": "uint8",
+            "crs": src.crs,
+            "transform": src.transform,
+            "tiled": True,
+            "blockxsize": BLOCK,
+            "blockysize": BLOCK,
+            "interleave": "pixel",
+            "photometric": "RGB",
+            "BIGTIFF": "IF_SAFER",
+        }
+        if compress != "none":
+            profile.update(compress=compress, predictor=2)
+        if alpha:
+            profile["ALPHA"] = "YES"
+        return profile
+
+    def write(self, path: Path, compress: str | None = None) -> None:
+        import rasterio
+        from rasterio.windows import Window
+
+        src, width, height = self.src, self.src.width, self.src.height
+        buffer = _StripBuffer(max(width, TILE), TILE + BLOCK)
+        bar = tqdm(
+            total=len(self.rows) * len(self.cols),
+            desc=Path(src.name).name,
+            unit="tile",
+            disable=None if self.progress is None else not self.progress,
+        )
+        with (
+            rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True),
+            rasterio.open(path, "w", **self.profile(compress or self.options.compress)) as dst,
+        ):
+            if src.descriptions and not self.options.alpha:
+                for band, name in enumerate(("red", "green", "blue"), start=1):
+                    dst.set_band_description(band, name)
+            dst.update_tags(SARCOLOR_SOURCE=Path(src.name).name, SARCOLOR_SAR_SCALE=self.scale)
+
+            def flush(upto: int) -> None:
+                top, rgb, valid = buffer.take(upto, width)
+                if rgb.shape[0] == 0:
+                    return
+                window = Window(0, top, width, rgb.shape[0])
+                pixels = np.where(valid[..., None], to_uint8(rgb), 0).transpose(2, 0, 1)
+                mask = valid.astype(np.uint8) * 255
+                if self.options.alpha:
+                    dst.write(np.concatenate([pixels, mask[None]]), window=window)
+                else:
+                    dst.write(pixels, window=window)
+                    dst.write_mask(mask, window=window)
+
+            for k, top in enumerate(self.rows):
+                self._strip(top, buffer, bar)
+                following = self.rows[k + 1] if k + 1 < len(self.rows) else height
+                flush(height if following >= height else following // BLOCK * BLOCK)
+            flush(height)
+        bar.close()
+
+    def _strip(self, top: int, buffer: _StripBuffer, bar) -> None:
+        """Colorize the tiles of the strip starting at row ``top`` into ``buffer``."""
+        from rasterio.windows import Window
+
+        src = self.src
+        rows = min(TILE, src.height - top)
+        values, valid = read_window(src, self.indexes, Window(0, top, src.width, rows))
+        unit = sar_unit(values, self.scale, self.ranges, self.calibration)
+        buffer.mark_valid(top, valid)
+        pad_h, pad_w = TILE - rows, max(0, TILE - src.width)
+        if pad_h or pad_w:  # a scene narrower or shorter than one tile: mirror it to one tile
+            unit = torch.from_numpy(np.pad(unit.numpy(), ((0, 0), (0, pad_h), (0, pad_w)), mode="symmetric"))
+            valid = np.pad(valid, ((0, pad_h), (0, pad_w)), mode="symmetric")
+        jobs = []
+        for left in self.cols:
+            tile_valid = valid[:, left : left + TILE]
+            if not tile_valid.any():
+                self.report.skipped += 1
+                bar.update(1)
+                continue
+            jobs.append((left, _fill_invalid(unit[:, :, left : left + TILE], tile_valid)))
+        for chunk in chunked(jobs, self.colorizer.batch_size):
+            rgb = self.colorizer.predict(torch.stack([tile for _, tile in chunk]))
+            for (left, _), tile_rgb in zip(chunk, rgb, strict=True):
+                buffer.add(top, left, tile_rgb * self.colorizer.window[..., None], self.colorizer.window)
+            self.report.tiles += len(chunk)
+            bar.update(len(chunk))
+
+
+def _fill_invalid(tile: torch.Tensor, valid: np.ndarray) -> torch.Tensor:
+    """(C, T, T) tile with invalid pixels set to the mean of its valid ones (no dark nodata rim)."""
+    if valid.all():
+        return tile
+    keep = torch.from_numpy(valid)
+    means = tile[:, keep].mean(dim=1)
+    return torch.where(keep, tile, means.view(-1, 1, 1))
+
+
+class _StripBuffer:
+    """Weighted sums of tile outputs for rows ``[base, base + capacity)`` of a scene."""
+
+    def __init__(self, width: int, capacity: int) -> None:
+        self.base, self.capacity = 0, capacity
+        self.total = np.zeros((capacity, width, 3), np.float32)
+        self.weight = np.zeros((capacity, width), np.float32)
+        self.valid = np.zeros((capacity, width), bool)
+
+    def add(self, top: int, left: int, weighted: np.ndarray, window: np.ndarray) -> None:
+        """Add one (T, T, 3) weighted output and its (T, T) weights at (top, left)."""
+        r = top - self.base
+        t, w = weighted.shape[0], min(weighted.shape[1], self.total.shape[1] - left)
+        self.total[r : r + t, left : left + w] += weighted[:, :w]
+        self.weight[r : r + t, left : left + w] += window[:, :w]
+
+    def mark_valid(self, top: int, valid: np.ndarray) -> None:
+        r = top - self.base
+        self.valid[r : r + valid.shape[0], : valid.shape[1]] = valid
+
+    def take(self, upto: int, width: int) -> tuple[int, np.ndarray, np.ndarray]:
+        """Rows ``[base, upto)``: (first row, (n, width, 3) RGB, (n, width) validity); then shift."""
+        n, top = max(0, upto - self.base), self.base
+        weight = self.weight[:n, :width]
+        rgb = self.total[:n, :width] / np.maximum(weight, 1e-12)[..., None]
+        valid = self.valid[:n, :width] & (weight > 0)
+        rgb, valid = rgb.copy(), valid.copy()
+        for array in (self.total, self.weight, self.valid):
+            array[: self.capacity - n] = array[n:]
+            array[self.capacity - n :] = 0
+        self.base = upto if n else self.base
+        return top, rgb, valid
+
+
+def _as_cog(writer: _SceneWriter, path: Path, options: SceneOptions) -> None:
+    """Write a plain tiled GeoTIFF beside ``path``, then copy it to ``path`` as a COG with overviews."""
+    import rasterio
+    from rasterio.shutil import copy as gdal_copy
+
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".gtiff.tmp", dir=path.parent)
+    os.close(fd)
+    staging = Path(name)
+    try:
+        writer.write(staging, compress="none")  # recompressed once, by the COG driver
+        creation = {"BIGTIFF": "IF_SAFER", "OVERVIEWS": "AUTO", "RESAMPLING": "AVERAGE", "BLOCKSIZE": 512}
+        if options.compress != "none":
+            creation.update(COMPRESS=options.compress.upper(), PREDICTOR="YES")
+        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
+            gdal_copy(staging, path, driver="COG", **creation)
+    finally:
+        staging.unlink(missing_ok=True)
