@@ -36,6 +36,7 @@ from sarcolor.inference.tiling import tile_starts
 
 BLOCK = 256  # output GeoTIFF block side; rows are written in whole block rows
 COMPRESSIONS: tuple[str, ...] = ("deflate", "zstd", "lzw", "none")
+GDAL_CACHE_MB = 256
 
 
 @dataclass
@@ -103,7 +104,7 @@ def colorize_scene(
     if options.compress not in COMPRESSIONS:
         raise SarcolorError(f"--compress must be one of {', '.join(COMPRESSIONS)}, got {options.compress!r}")
     start = time.perf_counter()
-    with open_raster(source) as src:
+    with _gdal_env(), open_raster(source) as src:
         indexes = select_bands(src, pre.bands, options.bands)
         scale, reason = decide_scale(src, indexes, options.sar_scale)
         log(f"{source.name}: bands {indexes} as {'+'.join(pre.bands)}; SAR scale {reason}")
@@ -265,9 +266,20 @@ class _StripBuffer:
         return top, rgb, valid
 
 
+def _gdal_env():
+    """GDAL settings for a scene: internal masks, and a block cache of 256 MB (GDAL's default, 5 %
+    of the RAM, would let the cache of written blocks dominate memory); ``GDAL_CACHEMAX`` in the
+    environment wins."""
+    import rasterio
+
+    options = {"GDAL_TIFF_INTERNAL_MASK": True}
+    if "GDAL_CACHEMAX" not in os.environ:
+        options["GDAL_CACHEMAX"] = GDAL_CACHE_MB
+    return rasterio.Env(**options)
+
+
 def _as_cog(writer: _SceneWriter, path: Path, options: SceneOptions) -> None:
     """Write a plain tiled GeoTIFF beside ``path``, then copy it to ``path`` as a COG with overviews."""
-    import rasterio
     from rasterio.shutil import copy as gdal_copy
 
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".gtiff.tmp", dir=path.parent)
@@ -278,7 +290,6 @@ def _as_cog(writer: _SceneWriter, path: Path, options: SceneOptions) -> None:
         creation = {"BIGTIFF": "IF_SAFER", "OVERVIEWS": "AUTO", "RESAMPLING": "AVERAGE", "BLOCKSIZE": 512}
         if options.compress != "none":
             creation.update(COMPRESS=options.compress.upper(), PREDICTOR="YES")
-        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
-            gdal_copy(staging, path, driver="COG", **creation)
+        gdal_copy(staging, path, driver="COG", **creation)
     finally:
         staging.unlink(missing_ok=True)
