@@ -258,3 +258,14 @@ def test_detect_scale_rules():
     assert detect_scale(rng.uniform(50, 900, 100).astype(np.float32), np.float32)[0] == "amplitude"
     with pytest.raises(SarcolorError, match="no valid pixel"):
         detect_scale(np.array([np.nan], np.float32), np.float32)
+
+
+def test_real_bigearthnet_patch_smaller_than_a_tile(colorizer: Colorizer, tmp_path: Path):
+    """120×120 real VV patch (float dB, UTM): mirrored to one tile and cropped back, grid kept."""
+    patch = shared_path("real", "bigearthnet", "S1", "S1A_IW_GRDH_1SDV_20170617T064724_29UPU_4_55")
+    source = patch / f"{patch.name}_VV.tif"
+    report = colorize_scene(colorizer, source, tmp_path / "vv_rgb.tif", progress=False)
+    rgb, valid, profile = read_rgb(tmp_path / "vv_rgb.tif")
+    with rasterio.open(source) as src:
+        assert (profile["crs"], profile["transform"]) == (src.crs, src.transform)
+    assert rgb.shape == (120, 120, 3) and valid.all() and report.tiles == 1 and report.scale == "db"

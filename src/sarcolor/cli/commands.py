@@ -11,7 +11,7 @@ from pathlib import Path
 from sarcolor.config import Config
 from sarcolor.data.discovery import IMAGE_SUFFIXES, discover_pairs
 from sarcolor.data.io import atomic_write, check_image, ensure_writable
-from sarcolor.data.split import SPLITS, select_split, split_for
+from sarcolor.data.split import SPLIT_UNITS, SPLITS, select_split, split_for
 from sarcolor.errors import SarcolorError
 
 # (flag dest, config section, field): flags that override the configuration when given.
@@ -74,7 +74,7 @@ def data(args: argparse.Namespace) -> int:
     found = discover_pairs(args.root).filter_terrains(cfg.data.terrains)
     val, test, seed = cfg.data.val_fraction, cfg.data.test_fraction, cfg.data.split_seed
     split = split_for(found.pairs, cfg.data)
-    unreadable = [] if args.no_check else _unreadable(found.pairs)
+    unreadable = [] if args.no_check else _unreadable(found.pairs, cfg)
     per_terrain = Counter(p.terrain or "-" for p in found.pairs)
     per_split = {name: len(select_split(found.pairs, split, name)) for name in SPLITS}
     report = {
@@ -90,7 +90,7 @@ def data(args: argparse.Namespace) -> int:
             "seed": seed,
             "holdout_terrain": cfg.data.holdout_terrain,
             "holdout_season": cfg.data.holdout_season,
-            "by": "scene (roi, season, scene)",
+            "by": SPLIT_UNITS[found.pairs[0].kind if found.pairs else "image"],
         },
         "unpaired": [str(p) for p in found.unpaired],
         "unreadable": [{"file": str(f), "reason": r} for f, r in unreadable],
@@ -118,11 +118,19 @@ def data(args: argparse.Namespace) -> int:
     return 1 if unreadable else 0
 
 
-def _unreadable(pairs) -> list[tuple[Path, str]]:
+def _unreadable(pairs, cfg: Config) -> list[tuple[Path, str]]:
+    """Every file that does not decode; GeoTIFF pairs are read as training reads them."""
     from tqdm.auto import tqdm
 
+    from sarcolor.data.dataset import load_sample
+
     bad = []
-    files = [f for p in pairs for f in (p.s1, p.s2)]
+    for pair in (p for p in pairs if p.kind != "image"):
+        try:
+            load_sample(pair, cfg.preprocess)
+        except SarcolorError as exc:
+            bad.append((pair.s1, str(exc).removeprefix(f"{pair.s1}: ")))
+    files = [f for p in pairs if p.kind == "image" for f in (p.s1, p.s2)]
     for f in tqdm(files, desc="checking images", unit="file", disable=None, leave=False):
         reason = check_image(f)
         if reason is not None:

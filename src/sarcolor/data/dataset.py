@@ -3,12 +3,20 @@
 Augmentation randomness comes from a per-sample seed handed out by :class:`EpochBatchSampler`,
 not from worker-process RNGs: the same (seed, epoch, position) gives the same crop and flips
 whatever the number of workers, and a resumed run sees exactly the batches it would have seen.
+
+Images smaller than the crop (BigEarthNet's 120×120 patches, scene windows at a border) are
+not resized: they are centred and mirror-padded (reflect; edge replication where an image is
+narrower than the padding) to the crop size, and the item's ``mask`` marks the real pixels.
+Nodata pixels of GeoTIFF pairs are 0 in the mask too. The L1 loss and the evaluation count
+only mask = 1 pixels; the discriminator sees the whole padded frame (real pairs mirrored at
+the border, fake pairs generated over all of it), as the generator must produce it anyway.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -16,7 +24,8 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset, Sampler
 
 from sarcolor.config import PreprocessConfig
-from sarcolor.data.discovery import Pair
+from sarcolor.data.discovery import SCENE_WINDOW, Pair
+from sarcolor.data.geopairs import load_geopair
 from sarcolor.data.io import read_image
 from sarcolor.data.preprocess import encode_input, encode_target, source_sensor, to_rgb
 from sarcolor.errors import SarcolorError
@@ -28,11 +37,38 @@ class Augment:
 
     flip: bool = True
     rotate90: bool = True
-    jitter: bool = False  # pix2pix: resize to 286/256 of the crop size, then random-crop
+    jitter: bool = False  # pix2pix: enlarge by 286/256, then random-crop
 
 
-def load_pair(pair: Pair, sensor: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Read one pair: the generator's source image (C, H, W) and the optical RGB (3, H, W), in [0, 1]."""
+class Sample(NamedTuple):
+    """One pair read from disk: ``source`` (C, H, W), ``rgb`` (3, H, W) in [0, 1], ``valid`` (H, W) bool."""
+
+    source: torch.Tensor
+    rgb: torch.Tensor
+    valid: torch.Tensor
+
+
+def load_sample(pair: Pair, preprocess: PreprocessConfig, margin: int = 0) -> Sample:
+    """Read one pair: the generator's source image, the optical RGB and the valid pixels.
+
+    Image pairs (PNG, JPEG, 8/16-bit TIFF) are read as [0, 1] by
+    :func:`sarcolor.data.io.read_image`, every pixel valid; GeoTIFF pairs go through
+    :func:`sarcolor.data.geopairs.load_geopair` (``margin`` grows a scene window for the
+    random crop).
+
+    Args:
+        pair: the pair.
+        preprocess: the run's preprocessing (which sensor feeds the generator, SAR scaling).
+        margin: see :func:`~sarcolor.data.geopairs.load_geopair`.
+    """
+    sensor = source_sensor(preprocess)
+    if pair.kind != "image":
+        return Sample(*load_geopair(pair, preprocess, sensor, margin))
+    if sensor == "s1" and len(preprocess.bands) != 1:
+        raise SarcolorError(
+            f"{pair.s1}: image files hold one SAR band, the model takes {len(preprocess.bands)} "
+            f"({', '.join(preprocess.bands)})"
+        )
     s2 = read_image(pair.s2)
     source = read_image(pair.s1) if sensor == "s1" else s2
     if source.shape[:2] != s2.shape[:2]:
@@ -41,16 +77,26 @@ def load_pair(pair: Pair, sensor: str) -> tuple[torch.Tensor, torch.Tensor]:
             f"{pair.s2.name} ({s2.shape[1]}×{s2.shape[0]})"
         )
     to_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))  # noqa: E731
-    return to_tensor(source), to_rgb(to_tensor(s2)[None])[0]
+    valid = torch.ones(s2.shape[:2], dtype=torch.bool)
+    return Sample(to_tensor(source), to_rgb(to_tensor(s2)[None])[0], valid)
+
+
+def load_pair(pair: Pair, preprocess: PreprocessConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`load_sample` without the mask: ``(source (C, H, W), rgb (3, H, W))`` in [0, 1]."""
+    sample = load_sample(pair, preprocess)
+    return sample.source, sample.rgb
 
 
 class PairDataset(Dataset):
     """Pairs → dicts of tensors for training or evaluation.
 
-    Each item holds ``input`` (1, S, S) and ``target`` (out_channels, S, S) in [-1, 1] as
-    encoded by :mod:`sarcolor.data.preprocess`, ``rgb`` (3, S, S), the optical image in [0, 1],
-    and the pair's ``name``, ``terrain`` and ``index``. S is ``crop_size``: larger images are
-    cropped (randomly when augmenting, centred otherwise); smaller ones are refused.
+    Each item holds ``input`` (in_channels, S, S) and ``target`` (out_channels, S, S) in
+    [-1, 1] as encoded by :mod:`sarcolor.data.preprocess`, ``rgb`` (3, S, S), the optical image
+    in [0, 1], ``mask`` (1, S, S), 1 where the pixel is real and valid, 0 for padding and
+    nodata, and the pair's ``name``, ``terrain`` and ``index``. S is ``crop_size``: larger
+    images are cropped (randomly when augmenting, centred otherwise); smaller ones are
+    padded (see the module docstring). Scene windows are read with a margin of half a crop
+    when augmenting, so the random crop also shifts the window (inside its split block).
 
     Args:
         pairs: the pairs to serve.
@@ -96,38 +142,62 @@ class PairDataset(Dataset):
 
     def _item(self, index: int, seed: int, skipped: str) -> dict[str, object]:
         pair = self.pairs[index]
-        source, rgb = load_pair(pair, self.sensor)
+        sample = load_sample(pair, self.preprocess, self._margin(pair))
         gen = torch.Generator().manual_seed(seed)
-        stack = torch.cat([source, rgb], dim=0)  # (C+3, H, W): one transform for both
-        stack = self._crop(stack, gen, pair)
+        # (C+3+1, H, W): one transform for source, optical and mask
+        stack = torch.cat([sample.source, sample.rgb, sample.valid[None].float()], dim=0)
+        stack = pad_to(stack, self.crop_size)
+        stack = self._crop(stack, gen)
         if self.augment is not None:
             stack = _augment(stack, self.augment, gen)
-        source, rgb = stack[:-3], stack[-3:]
+        source, rgb, mask = stack[:-4], stack[-4:-1], (stack[-1:] > 0.5).float()
         return {
             "input": encode_input(source[None], self.preprocess)[0],
             "target": encode_target(rgb[None], self.preprocess)[0],
             "rgb": rgb,
+            "mask": mask,
             "name": pair.name,
             "terrain": pair.terrain or "-",
             "index": index,
             "skipped": skipped,  # errors of bad pairs replaced by this one (``skip_bad``)
         }
 
-    def _crop(self, stack: torch.Tensor, gen: torch.Generator, pair: Pair) -> torch.Tensor:
+    def _margin(self, pair: Pair) -> int:
+        """Extra pixels read around a scene window: room for the crop size and the random shift."""
+        if pair.window is None:
+            return 0
+        grow = max(0, self.crop_size - SCENE_WINDOW) // 2
+        return grow + (self.crop_size // 2 if self.augment is not None else 0)
+
+    def _crop(self, stack: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         size = self.crop_size
         h, w = stack.shape[-2:]
-        if h < size or w < size:
-            raise SarcolorError(f"{pair.s1}: {w}×{h} is smaller than the {size}×{size} training crop")
-        if self.augment is not None and self.augment.jitter:
-            big = size * 286 // 256
-            stack = F.interpolate(stack[None], size=(big, big), mode="bilinear", align_corners=False)[0]
-            h = w = big
+        if self.augment is not None and self.augment.jitter:  # enlarge by 286/256, as pix2pix does
+            h, w = h * 286 // 256, w * 286 // 256
+            stack = F.interpolate(stack[None], size=(h, w), mode="bilinear", align_corners=False)[0]
         if self.augment is not None:
             top = int(torch.randint(0, h - size + 1, (1,), generator=gen))
             left = int(torch.randint(0, w - size + 1, (1,), generator=gen))
         else:
             top, left = (h - size) // 2, (w - size) // 2
         return stack[:, top : top + size, left : left + size]
+
+
+def pad_to(stack: torch.Tensor, size: int) -> torch.Tensor:
+    """Centre a (C+1, H, W) stack whose last channel is the mask in at least ``size × size``.
+
+    Image channels are mirror-padded (reflect, without repeating the edge pixel; edge
+    replication where the image is too narrow for that), the mask with 0.
+    """
+    h, w = stack.shape[-2:]
+    ph, pw = max(0, size - h), max(0, size - w)
+    if ph == 0 and pw == 0:
+        return stack
+    pads = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)  # left, right, top, bottom
+    mode = "reflect" if max(pads[:2]) < w and max(pads[2:]) < h else "replicate"
+    image = F.pad(stack[None, :-1], pads, mode=mode)[0]
+    mask = F.pad(stack[-1:], pads, value=0.0)
+    return torch.cat([image, mask])
 
 
 def _augment(stack: torch.Tensor, augment: Augment, gen: torch.Generator) -> torch.Tensor:

@@ -14,10 +14,16 @@ from collections import Counter
 from collections.abc import Sequence
 
 from sarcolor.config import DataConfig
-from sarcolor.data.discovery import Pair
+from sarcolor.data.discovery import SPLIT_BLOCK, Pair
 from sarcolor.errors import SarcolorError
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
+# What one split unit is, per kind of pair (printed with every split and evaluation).
+SPLIT_UNITS: dict[str, str] = {
+    "image": "scene (roi, season, scene), across terrain folders",
+    "bigearthnet": "acquisition tile (S1 patch name without _<row>_<col>)",
+    "scene": f"{SPLIT_BLOCK}-pixel block of a scene pair (neighbouring blocks share an edge)",
+}
 
 
 def split_scenes(

@@ -3,7 +3,10 @@
 * ``mean_rgb``: the mean sRGB colour of the training optical images (every pixel weighs the same);
 * ``terrain_rgb``: the same per terrain folder;
 * ``lut``: for each of 256 input levels (the generator's input, SAR grey or L*, quantised), the
-  mean optical colour seen at that level in training — a per-pixel lookup-table regression.
+  mean optical colour seen at that level in training — a per-pixel lookup-table regression
+  (on the first band, e.g. VV, of a several-band input).
+
+Only valid pixels count (GeoTIFF nodata is left out; image files are valid everywhere).
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ import torch
 from tqdm.auto import tqdm
 
 from sarcolor.config import PreprocessConfig
-from sarcolor.data.dataset import load_pair
+from sarcolor.data.dataset import load_sample
 from sarcolor.data.discovery import Pair
-from sarcolor.data.preprocess import encode_input, input_levels, source_sensor
+from sarcolor.data.preprocess import encode_input, input_levels
 from sarcolor.errors import SarcolorError
 
 LEVELS = 256
@@ -38,17 +41,19 @@ def training_stats(
     Returns:
         ``(stats, bad)`` where ``bad`` lists ``(pair, error message)``.
     """
-    sensor = source_sensor(preprocess)
     bad: list[tuple[Pair, str]] = []
 
     def one(pair: Pair) -> tuple[str, np.ndarray, np.ndarray] | None:
         try:
-            source, rgb = load_pair(pair, sensor)
+            source, rgb, valid = load_sample(pair, preprocess)
         except SarcolorError as exc:
             bad.append((pair, str(exc)))
             return None
         levels = input_levels(encode_input(source[None], preprocess))[0, 0].flatten().numpy()
         colours = rgb.reshape(3, -1).double().numpy()
+        if not valid.all():
+            keep = valid.flatten().numpy()
+            levels, colours = levels[keep], colours[:, keep]
         sums = np.stack([np.bincount(levels, weights=c, minlength=LEVELS) for c in colours], axis=1)
         return pair.terrain or "-", sums, np.bincount(levels, minlength=LEVELS)
 
@@ -75,7 +80,11 @@ def training_stats(
     mean = level_sums.sum(axis=0) / total if total else np.full(3, 0.5)
     stats = {
         "mean_rgb": mean.tolist(),
-        "terrain_rgb": {t: (terrain_sums[t] / terrain_counts[t]).tolist() for t in sorted(terrain_sums)},
+        "terrain_rgb": {
+            t: (terrain_sums[t] / terrain_counts[t]).tolist()
+            for t in sorted(terrain_sums)
+            if terrain_counts[t]
+        },
         "lut": _fill_gaps(level_sums, level_counts, mean).tolist(),
         "train_pairs": len(pairs) - len(bad),
     }

@@ -4,7 +4,9 @@ The protocol (printed with every result and stored in its JSON):
 
 * the split is by scene — ``(roi, season, scene)`` — and comes from the checkpoint (or is
   recomputed from the same options for ``--predictions``), so no test scene was trained on;
-* pixel metrics per image on sRGB in [0, 1], data range 1, then averaged over images;
+* pixel metrics per image on sRGB in [0, 1], data range 1, then averaged over images; only
+  valid pixels count: GeoTIFF nodata is left out (:func:`masked_pixel_metrics`), and small
+  patches (BigEarthNet's 120×120) are scored at their own size, never padded;
 * the baselines are fitted on the train split only: the constant mean colour, the mean colour
   of the image's terrain, and a lookup table from input level (SAR grey or L*) to the mean
   optical colour seen at that level. A model that does not beat one of them is flagged.
@@ -23,14 +25,20 @@ import torch
 from tqdm.auto import tqdm
 
 from sarcolor.config import Config
-from sarcolor.data.dataset import load_pair
+from sarcolor.data.dataset import load_sample
 from sarcolor.data.discovery import IMAGE_SUFFIXES, Pair, discover_pairs
 from sarcolor.data.io import atomic_write, read_image, to_uint8, write_rgb_png
-from sarcolor.data.preprocess import encode_input, input_label, source_sensor
-from sarcolor.data.split import SPLITS, select_split, split_for
+from sarcolor.data.preprocess import encode_input, input_label
+from sarcolor.data.split import SPLIT_UNITS, SPLITS, select_split, split_for
 from sarcolor.data.stats import lut_prediction, training_stats
 from sarcolor.errors import SarcolorError
-from sarcolor.evaluation.metrics import HIGHER_IS_BETTER, METRICS, PSNR_CAP_DB, mean_std, pixel_metrics
+from sarcolor.evaluation.metrics import (
+    HIGHER_IS_BETTER,
+    METRICS,
+    PSNR_CAP_DB,
+    masked_pixel_metrics,
+    mean_std,
+)
 from sarcolor.evaluation.perceptual import Perceptual
 from sarcolor.figures import image_grid, save_image
 from sarcolor.inference.colorizer import Colorizer, chunked
@@ -46,7 +54,9 @@ CONVENTIONS = (
     f"images; PSNR = 10·log10(1/MSE) capped at {PSNR_CAP_DB:.0f} dB; SSIM with a Gaussian window "
     "11, sigma 1.5, over the valid region, averaged over channels; MAE on [0, 1]; SAM in degrees, "
     "averaged over pixels with non-zero colour; LPIPS (AlexNet) fed [-1, 1]; FID on Inception "
-    "pool3 (2048-d) against the whole ground-truth split"
+    "pool3 (2048-d) against the whole ground-truth split; nodata pixels are left out of PSNR, MAE "
+    "and SAM, and SSIM windows touching them are not averaged (LPIPS and FID see them copied "
+    "from the target)"
 )
 Predictor = Callable[[Sequence[Pair], list[np.ndarray]], list[np.ndarray]]
 
@@ -183,7 +193,8 @@ def evaluate(
 
     targets = {}
     if predictions_dir is not None:  # checked before any work: never over an input or old output
-        planned = plan_outputs([p.s1 for p in pairs], Path(predictions_dir), overwrite=overwrite)
+        named = [p.s1 if p.kind == "image" else p.s1.with_name(f"{p.name}.png") for p in pairs]
+        planned = plan_outputs(named, Path(predictions_dir), overwrite=overwrite)
         targets = {p.name: t for p, t in zip(pairs, planned, strict=True)}
 
     def predict(chunk: Sequence[Pair], sources: list[np.ndarray]) -> list[np.ndarray]:
@@ -194,7 +205,9 @@ def evaluate(
                 write_rgb_png(targets[pair.name], pred)
         return [p.astype(np.float32) / 255.0 for p in preds]
 
-    protocol = _protocol(cfg, meta.split, split, source="checkpoint")
+    protocol = _protocol(
+        cfg, meta.split, split, source="checkpoint", kind=found.pairs[0].kind if found.pairs else "image"
+    )
     return _score(
         str(colorizer.path),
         root,
@@ -260,7 +273,9 @@ def evaluate_predictions(
             out.append(np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image)
         return out
 
-    protocol = _protocol(cfg, scenes, split, source="predictions")
+    protocol = _protocol(
+        cfg, scenes, split, source="predictions", kind=found.pairs[0].kind if found.pairs else "image"
+    )
     return _score(
         str(folder),
         Path(data),
@@ -293,7 +308,6 @@ def _score(
         raise SarcolorError(f"{root}: no pairs of the {split!r} split found here")
     result = Evaluation(source, split, str(root), protocol)
     gallery: list[tuple] = []
-    sensor = source_sensor(cfg.preprocess)
     bar = tqdm(
         total=len(pairs),
         desc=f"evaluate {split}",
@@ -301,19 +315,23 @@ def _score(
         disable=None if progress is None else not progress,
     )
     for chunk in chunked(pairs, 16):
-        loaded = [load_pair(p, sensor) for p in chunk]
-        sources = [s.permute(1, 2, 0).numpy() for s, _ in loaded]
+        loaded = [load_sample(p, cfg.preprocess) for p in chunk]
+        sources = [s.source.permute(1, 2, 0).numpy() for s in loaded]
         preds = predict(chunk, sources)
-        for pair, (src, rgb), pred in zip(chunk, loaded, preds, strict=True):
+        for pair, (src, rgb, valid), pred in zip(chunk, loaded, preds, strict=True):
+            if not valid.any():
+                raise SarcolorError(f"{pair.name}: no valid pixel to score (all nodata)")
             target = rgb[None]
+            valid = None if valid.all() else valid[None, None]
             pred_t = torch.from_numpy(np.ascontiguousarray(pred)).permute(2, 0, 1)[None]
-            model = {k: float(v[0]) for k, v in pixel_metrics(pred_t, target).items()}
+            model = {k: float(v[0]) for k, v in masked_pixel_metrics(pred_t, target, valid).items()}
             if lpips_fid is not None:
-                lp = lpips_fid.update(pred_t, target)
+                shown = pred_t if valid is None else torch.where(valid, pred_t, target)
+                lp = lpips_fid.update(shown, target)
                 if lp is not None:
                     model["lpips"] = float(lp[0])
             baselines = {
-                name: {k: float(v[0]) for k, v in pixel_metrics(image, target).items()}
+                name: {k: float(v[0]) for k, v in masked_pixel_metrics(image, target, valid).items()}
                 for name, image in _baseline_images(
                     encode_input(src[None], cfg.preprocess), pair, stats
                 ).items()
@@ -365,10 +383,12 @@ def _stats_from_data(
     return stats
 
 
-def _protocol(cfg: Config, scenes: dict[str, list[str]], split: str, source: str) -> dict:
+def _protocol(
+    cfg: Config, scenes: dict[str, list[str]], split: str, source: str, kind: str = "image"
+) -> dict:
     d = cfg.data
     return {
-        "split_by": "scene (roi, season, scene), across terrain folders",
+        "split_by": SPLIT_UNITS[kind],
         "split_source": source,
         "val_fraction": d.val_fraction,
         "test_fraction": d.test_fraction,

@@ -69,3 +69,43 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     if len(values) < 2:
         return mean, 0.0
     return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def masked_pixel_metrics(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None
+) -> dict[str, torch.Tensor]:
+    """:func:`pixel_metrics` over the pixels where ``valid`` (B, 1, H, W) holds.
+
+    ``None`` (every pixel valid) is exactly ``pixel_metrics``. Otherwise PSNR and MAE average
+    over valid pixels, SAM over valid pixels with non-zero colour, and SSIM over the positions
+    whose whole 11×11 window is valid (over valid centres when there is none).
+    """
+    if valid is None:
+        return pixel_metrics(pred, target)
+    pred, target = pred.double(), target.double()
+    weight = valid.double().expand_as(pred)
+    count = weight.sum(dim=(1, 2, 3)).clamp_min(1.0)
+    diff = pred - target
+    mse = (diff.pow(2) * weight).sum(dim=(1, 2, 3)) / count
+    dot, norms = (pred * target).sum(dim=1), pred.norm(dim=1) * target.norm(dim=1)
+    ok = (norms > 1e-12) & valid[:, 0]
+    angle = torch.rad2deg(torch.acos((dot / norms.clamp(min=1e-12)).clamp(-1.0, 1.0))) * ok
+    return {
+        "psnr": (10.0 * torch.log10(1.0 / mse)).clamp(max=PSNR_CAP_DB),
+        "ssim": _masked_ssim(pred, target, valid),
+        "mae": (diff.abs() * weight).sum(dim=(1, 2, 3)) / count,
+        "sam": angle.sum(dim=(1, 2)) / ok.sum(dim=(1, 2)).clamp(min=1),
+    }
+
+
+def _masked_ssim(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    if min(pred.shape[-2:]) < 11:
+        return ssim(pred, target)
+    smap = ssim_map(pred, target, window_size=11, max_val=1.0, padding="valid").mean(dim=1)
+    inside = -torch.nn.functional.max_pool2d(-valid.double(), 11, stride=1)[:, 0] > 0.5  # window all valid
+    centres = valid[:, 0, 5:-5, 5:-5]
+    out = []
+    for i in range(smap.shape[0]):
+        keep = inside[i] if inside[i].any() else centres[i]
+        out.append(smap[i][keep].mean() if keep.any() else smap[i].mean())
+    return torch.stack(out)

@@ -20,7 +20,7 @@ from sarcolor.checkpoint import resolve_checkpoint
 from sarcolor.data.dataset import load_pair
 from sarcolor.data.discovery import discover_pairs
 from sarcolor.data.io import atomic_write
-from sarcolor.data.preprocess import input_label, source_sensor
+from sarcolor.data.preprocess import input_label
 from sarcolor.errors import SarcolorError
 from sarcolor.evaluation.evaluate import BASELINES, CONVENTIONS, Evaluation, evaluate, write_json
 from sarcolor.evaluation.metrics import HIGHER_IS_BETTER, METRICS
@@ -75,14 +75,13 @@ def _galleries(
     cfg = colorizer.config
     root = Path(data) if data is not None else Path(cfg.data.root)
     pairs = {p.name: p for p in discover_pairs(root).pairs}
-    sensor = source_sensor(cfg.preprocess)
     out = {}
     for terrain, records in result.groups().items():
         if terrain == "all" and len(result.groups()) > 1:
             continue
         ordered = sorted(records, key=lambda r: r["model"][metric], reverse=HIGHER_IS_BETTER[metric])
         picks = {"best": ordered[0], "median": ordered[len(ordered) // 2], "worst": ordered[-1]}
-        loaded = [load_pair(pairs[r["name"]], sensor) for r in picks.values()]
+        loaded = [load_pair(pairs[r["name"]], cfg.preprocess) for r in picks.values()]
         sources = [s.permute(1, 2, 0).numpy() for s, _ in loaded]
         preds = colorizer.colorize_many(sources)
         rows = [

@@ -85,7 +85,8 @@ class Colorizer:
         """Colorize several images, batching tiles across them."""
         plans = [plan_tiles(im.shape[0], im.shape[1], TILE, self.overlap) for im in images]
         blenders = [Blender(p, 3, self.window) for p in plans]
-        channels = 1 if self.config.preprocess.input == "sar" else 3
+        pre = self.config.preprocess
+        channels = pre.in_channels if pre.input == "sar" else 3
         padded = [pad_to_plan(_with_channels(im, channels), p) for im, p in zip(images, plans, strict=True)]
         jobs = [(i, o) for i, p in enumerate(plans) for o in p.origins]
         bar = tqdm(total=len(jobs), desc="tiles", unit="tile", disable=not progress, leave=False)

@@ -1,5 +1,10 @@
 """One pix2pix training step, as in the paper: forward G; update D on (real, detached fake);
-update G on adversarial + λ·L1 with D frozen."""
+update G on adversarial + λ·L1 with D frozen.
+
+With a validity mask (padded BigEarthNet patches, nodata), L1 is the mean over valid pixels
+only (:func:`masked_l1`); the adversarial terms still see the whole (padded) frame. Without a
+mask, or with one that is all ones, the step is exactly the unmasked one.
+"""
 
 from __future__ import annotations
 
@@ -70,8 +75,13 @@ class Pix2Pix:
             for group in sched.optimizer.param_groups:
                 group["lr"] = group["initial_lr"] * lr_factor(step, self.decay_start, self.total_steps)
 
-    def train_step(self, net_input: torch.Tensor, target: torch.Tensor, step: int) -> dict[str, float]:
-        """One optimisation step on (B, 1, H, W) inputs and (B, C, H, W) targets in [-1, 1].
+    def train_step(
+        self, net_input: torch.Tensor, target: torch.Tensor, step: int, mask: torch.Tensor | None = None
+    ) -> dict[str, float]:
+        """One optimisation step on (B, in_channels, H, W) inputs and (B, C, H, W) targets in [-1, 1].
+
+        ``mask`` (B, 1, H, W), 1 for valid pixels, restricts the L1 loss to them; ``None``
+        (every pixel valid) gives the plain pix2pix loss.
 
         Raises:
             NonFiniteLossError: a loss was NaN/Inf. The network whose loss it was is not
@@ -102,6 +112,10 @@ class Pix2Pix:
         with mixed:
             logits = self.D(torch.cat([net_input, fake], dim=1))
             g_losses = generator_loss(logits, fake.float(), target, self.cfg.train.lambda_l1)
+            if mask is not None:
+                l1 = masked_l1(fake.float(), target, mask)
+                gan = g_losses["G_GAN"]
+                g_losses = {"G_GAN": gan, "G_L1": l1, "G": gan + self.cfg.train.lambda_l1 * l1}
         _check_finite(g_losses, step, buffers, "D was updated, G was not")
         self.scaler.scale(g_losses["G"]).backward()
         self.scaler.step(self.opt_G)
@@ -118,6 +132,15 @@ class Pix2Pix:
             for t in (*net.parameters(), *net.buffers())
             if t.is_floating_point()
         )
+
+
+def masked_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean |pred − target| over the pixels where ``mask`` (B, 1, H, W) is 1, all channels.
+
+    Equal to ``F.l1_loss`` over the valid region alone; 0 when no pixel is valid.
+    """
+    weight = mask.to(pred.dtype).expand_as(pred)
+    return ((pred - target).abs() * weight).sum() / weight.sum().clamp_min(1.0)
 
 
 def _buffers(*nets: torch.nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:

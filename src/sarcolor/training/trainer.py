@@ -41,6 +41,7 @@ from sarcolor.checkpoint import (
 from sarcolor.config import Config, TrainConfig
 from sarcolor.data.dataset import Augment, EpochBatchSampler, PairDataset
 from sarcolor.data.discovery import Discovery, Pair, discover_pairs
+from sarcolor.data.geopairs import resolve_sar_scale
 from sarcolor.data.io import atomic_write, ensure_writable
 from sarcolor.data.preprocess import decode_output, display_input, input_label
 from sarcolor.data.split import select_split, split_for
@@ -48,7 +49,7 @@ from sarcolor.data.stats import training_stats
 from sarcolor.errors import SarcolorError
 from sarcolor.figures import image_grid, plot_losses, read_metrics_log, save_image
 from sarcolor.runtime import resolve_device
-from sarcolor.training.pix2pix import NonFiniteLossError, Pix2Pix, build_networks
+from sarcolor.training.pix2pix import NonFiniteLossError, Pix2Pix, build_networks, masked_l1
 
 DEFAULT_EPOCHS = 10
 MAX_NONFINITE_IN_A_ROW = 10
@@ -128,6 +129,9 @@ def train(
     train_pairs = select_split(found.pairs, split, "train")
     if not train_pairs:
         raise SarcolorError(f"{cfg.data.root}: the train split holds no pairs")
+    if cfg.preprocess.input == "sar":  # decided once, stored decided: colorizing reads it back
+        cfg.preprocess.sar_scale, reason = resolve_sar_scale(train_pairs, cfg.preprocess)
+        echo(f"SAR scale: {cfg.preprocess.sar_scale} — {reason}")
     _check_writable(run_dir)
     _check_disk(run_dir, cfg)
     if not resume:
@@ -191,8 +195,9 @@ def train(
                 guard.bad_samples(batch["skipped"])
                 x = batch["input"].to(device, non_blocking=True)
                 y = batch["target"].to(device, non_blocking=True)
+                mask = None if bool(batch["mask"].all()) else batch["mask"].to(device, non_blocking=True)
                 try:
-                    losses = model.train_step(x, y, step)
+                    losses = model.train_step(x, y, step, mask)
                     guard.finite()
                 except NonFiniteLossError as exc:
                     guard.nonfinite(exc, saved)  # raises unless --on-nonfinite skip
@@ -374,18 +379,22 @@ def _fixed_batch(pairs: list[Pair], cfg: Config, size: int = 4) -> dict | None:
         return None
     dataset = PairDataset(pairs[:: max(1, len(pairs) // size)][:size], cfg.preprocess, cfg.data.crop_size)
     items = [dataset[i] for i in range(len(dataset))]
-    return {k: torch.stack([it[k] for it in items]) for k in ("input", "target", "rgb")}
+    return {k: torch.stack([it[k] for it in items]) for k in ("input", "target", "rgb", "mask")}
 
 
 @torch.no_grad()
 def _write_samples(model: Pix2Pix, batch: dict, cfg: Config, path: Path) -> float:
-    """Save input | generated | optical for the fixed batch; return its L1 in eval mode."""
+    """Save input | generated | optical for the fixed batch; return its L1 (valid pixels) in eval mode."""
     model.G.eval()
     x = batch["input"].to(model.device)
     out = model.G(x)
-    l1 = float((out - batch["target"].to(model.device)).abs().mean())
+    target = batch["target"].to(model.device)
+    if batch["mask"].all():
+        l1 = float((out - target).abs().mean())
+    else:
+        l1 = float(masked_l1(out, target, batch["mask"].to(model.device)))
     rgb = decode_output(out, x, cfg.preprocess).cpu().numpy().transpose(0, 2, 3, 1)
-    inputs = display_input(batch["input"]).numpy().transpose(0, 2, 3, 1)
+    inputs = display_input(batch["input"][:, :1]).numpy().transpose(0, 2, 3, 1)
     truth = batch["rgb"].numpy().transpose(0, 2, 3, 1)
     rows = [[inputs[i], rgb[i], truth[i]] for i in range(len(rgb))]
     save_image(image_grid(rows, (input_label(cfg.preprocess), "generated", "optical")), path)
