@@ -257,13 +257,7 @@ def enhanced_lee_filter(x: torch.Tensor, window: int, looks: torch.Tensor | floa
     A. Lopes, R. Touzi, E. Nezry, "Adaptive speckle filters and scene heterogeneity",
     IEEE Trans. Geoscience and Remote Sensing 28(6), 992–1000, 1990.
 
-    Args:
-        x: (B, C, H, W) linear intensity ≥ 0.
-        window: odd, ≥ 3.
-        looks: a number or (B, C) per image.
-
-    Returns:
-        (B, C, H, W).
+    Arguments and shapes as :func:`lee_filter`.
     """
     mean, ci2 = _local_variation(x, window)
     looks_map = _looks_map(looks, x)
@@ -286,13 +280,7 @@ def frost_filter(x: torch.Tensor, window: int, looks: torch.Tensor | float | Non
     its application to adaptive digital filtering of multiplicative noise", IEEE Trans. Pattern
     Analysis and Machine Intelligence 4(2), 157–166, 1982.
 
-    Args:
-        x: (B, C, H, W) linear intensity ≥ 0.
-        window: odd, ≥ 3.
-        looks: ignored.
-
-    Returns:
-        (B, C, H, W).
+    Arguments and shapes as :func:`lee_filter` (``looks`` is ignored).
     """
     _, ci2 = _local_variation(x, window)
     rate = FROST_DAMPING * ci2
@@ -323,13 +311,7 @@ def gamma_map_filter(x: torch.Tensor, window: int, looks: torch.Tensor | float) 
     A. Lopes, E. Nezry, R. Touzi, H. Laur, "Maximum a posteriori speckle filtering and first
     order texture models in SAR images", Proc. IGARSS 1990, 2409–2412.
 
-    Args:
-        x: (B, C, H, W) linear intensity ≥ 0.
-        window: odd, ≥ 3.
-        looks: a number or (B, C) per image.
-
-    Returns:
-        (B, C, H, W).
+    Arguments and shapes as :func:`lee_filter`.
     """
     mean, ci2 = _local_variation(x, window)
     looks_map = _looks_map(looks, x)
