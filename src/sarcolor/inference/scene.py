@@ -274,7 +274,7 @@ def _gdal_env():
 
     options = {"GDAL_TIFF_INTERNAL_MASK": True}
     if "GDAL_CACHEMAX" not in os.environ:
-        options["GDAL_CACHEMAX"] = GDAL_CACHE_MB
+        options["GDAL_CACHEMAX"] = GDAL_CACHE_MB * 2**20  # rasterio takes bytes
     return rasterio.Env(**options)
 
 
