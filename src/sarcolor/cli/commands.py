@@ -90,7 +90,7 @@ def data(args: argparse.Namespace) -> int:
             "seed": seed,
             "holdout_terrain": cfg.data.holdout_terrain,
             "holdout_season": cfg.data.holdout_season,
-            "by": SPLIT_UNITS[found.pairs[0].kind if found.pairs else "image"],
+            "by": SPLIT_UNITS[found.kind],
         },
         "unpaired": [str(p) for p in found.unpaired],
         "unreadable": [{"file": str(f), "reason": r} for f, r in unreadable],

@@ -128,6 +128,11 @@ class Discovery:
     def terrains(self) -> list[str]:
         return sorted({p.terrain for p in self.pairs if p.terrain is not None})
 
+    @property
+    def kind(self) -> str:
+        """How the pairs are read (``image``, ``bigearthnet`` or ``scene``; one layout, one kind)."""
+        return self.pairs[0].kind if self.pairs else "image"
+
     def filter_terrains(self, terrains: Sequence[str]) -> Discovery:
         """Keep only the pairs of the given terrains (error if one is unknown)."""
         if not terrains:

@@ -205,9 +205,7 @@ def evaluate(
                 write_rgb_png(targets[pair.name], pred)
         return [p.astype(np.float32) / 255.0 for p in preds]
 
-    protocol = _protocol(
-        cfg, meta.split, split, source="checkpoint", kind=found.pairs[0].kind if found.pairs else "image"
-    )
+    protocol = _protocol(cfg, meta.split, split, source="checkpoint", kind=found.kind)
     return _score(
         str(colorizer.path),
         root,
@@ -273,9 +271,7 @@ def evaluate_predictions(
             out.append(np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image)
         return out
 
-    protocol = _protocol(
-        cfg, scenes, split, source="predictions", kind=found.pairs[0].kind if found.pairs else "image"
-    )
+    protocol = _protocol(cfg, scenes, split, source="predictions", kind=found.kind)
     return _score(
         str(folder),
         Path(data),
