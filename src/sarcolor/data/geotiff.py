@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sarcolor.data.io import _check_size, _reason
+from sarcolor.data.io import check_size, library_reason
 from sarcolor.errors import SarcolorError
 from sarcolor.sar.radiometry import check_scale, detect_scale, to_unit
 
@@ -39,9 +39,9 @@ def open_raster(path: str | Path) -> Iterator:
         try:
             src = rasterio.open(path)
         except Exception as exc:
-            raise SarcolorError(f"{path}: cannot read image ({_reason(exc, path)})") from None
+            raise SarcolorError(f"{path}: cannot read image ({library_reason(exc, path)})") from None
         with src:
-            _check_size(path, src.width, src.height)
+            check_size(path, src.width, src.height)
             yield src
 
 
@@ -102,7 +102,8 @@ def read_window(src, indexes: Sequence[int], window=None, out_shape=None) -> tup
             kwargs["out_shape"] = (len(indexes), *out_shape)
         data = src.read(list(indexes), **kwargs)
     except Exception as exc:
-        raise SarcolorError(f"{src.name}: cannot read image ({_reason(exc, Path(src.name))})") from None
+        reason = library_reason(exc, Path(src.name))
+        raise SarcolorError(f"{src.name}: cannot read image ({reason})") from None
     invalid = np.ma.getmaskarray(data).any(axis=0)
     values = data.filled(0)
     if values.dtype.kind == "f":

@@ -50,13 +50,13 @@ def read_image(path: str | Path) -> np.ndarray:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # e.g. corrupt EXIF, which is not used
                 with Image.open(path) as img:
-                    _check_size(path, img.width, img.height)
+                    check_size(path, img.width, img.height)
                     img.load()
                     array = _from_pil(img)
         except SarcolorError:
             raise
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-            raise SarcolorError(f"{path}: cannot read image ({_reason(exc, path)})") from None
+            raise SarcolorError(f"{path}: cannot read image ({library_reason(exc, path)})") from None
     if array.shape[0] < 1 or array.shape[1] < 1:
         raise SarcolorError(f"{path}: image is empty")
     return array
@@ -97,14 +97,14 @@ def _read_with_rasterio(path: Path) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(path) as src:
-                _check_size(path, src.width, src.height)
+                check_size(path, src.width, src.height)
                 bands = src.read(masked=True)  # (C, H, W), nodata and band masks as the mask
                 palette = _palette(src)
                 nbits = int(src.tags(1, "IMAGE_STRUCTURE").get("NBITS", 0) or 0)
     except SarcolorError:
         raise
     except Exception as exc:
-        raise SarcolorError(f"{path}: cannot read image ({_reason(exc, path)})") from None
+        raise SarcolorError(f"{path}: cannot read image ({library_reason(exc, path)})") from None
     invalid = np.ma.getmaskarray(bands).any(axis=0)
     if bands.dtype.kind == "f":
         invalid |= ~np.isfinite(bands.filled(0)).all(axis=0)
@@ -142,7 +142,7 @@ def _palette(src) -> np.ndarray | None:
     return table
 
 
-def _check_size(path: Path, width: int, height: int) -> None:
+def check_size(path: Path, width: int, height: int) -> None:
     if width * height > MAX_PIXELS:
         raise SarcolorError(
             f"{path}: declares {width}×{height} pixels, over the {MAX_PIXELS / 1e6:.0f} MP limit "
@@ -219,7 +219,7 @@ def _umask() -> int:
     return mask
 
 
-def _reason(exc: BaseException, path: Path | None = None) -> str:
+def library_reason(exc: BaseException, path: Path | None = None) -> str:
     """The library's message without the file name (the caller puts it first)."""
     text = first_line(exc)
     for name in {str(getattr(exc, "filename", "") or ""), str(path or "")} - {""}:
