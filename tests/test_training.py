@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
+from safetensors.torch import load_file
 
 from conftest import tiny_config
 from sarcolor.checkpoint import (
@@ -140,3 +141,29 @@ def test_bf16_training_step_on_cpu_gives_finite_losses(synthetic_v2: Path):
     losses = model.train_step(x, y, 0)
     assert model.precision == "bf16" and all(np.isfinite(v) for v in losses.values())
     assert all(p.dtype == torch.float32 for p in model.G.parameters())  # weights stay fp32
+
+
+@pytest.mark.slow  # dynamo traces both networks: ~20–35 s on 2 cores
+def test_compile_falls_back_to_eager_when_compiling_fails(
+    synthetic_v2: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch._dynamo
+
+    from sarcolor import runtime
+
+    calls = []
+
+    def no_compiler(graph, example_inputs):  # as when inductor finds no C++ compiler / Triton
+        calls.append(graph)
+        raise RuntimeError("no compiler on this machine")
+
+    monkeypatch.setattr(runtime, "COMPILE_BACKEND", no_compiler)
+    monkeypatch.setattr(torch._dynamo.config, "suppress_errors", False)  # restored afterwards
+    eager = train(tiny_config(synthetic_v2, steps=2, compile="off"), tmp_path / "eager", progress=False)
+    compiled = train(tiny_config(synthetic_v2, steps=2, compile="on"), tmp_path / "compiled", progress=False)
+    torch._dynamo.reset()
+    assert calls, "compilation was never attempted"
+    a, b = load_file(str(eager.checkpoint)), load_file(str(compiled.checkpoint))
+    for key in a:
+        if key.startswith(("G.", "D.")):
+            assert torch.equal(a[key], b[key]), key

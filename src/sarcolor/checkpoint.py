@@ -5,8 +5,9 @@ A checkpoint ``RUN_DIR/checkpoints/step_0001000.safetensors`` holds
 * tensors ``G.*`` and ``D.*`` (state dicts), ``optim.G.*`` / ``optim.D.*`` (Adam moments),
   ``rng.torch`` (the CPU generator state) and ``rng.cuda.N`` when CUDA is used;
 * string metadata: ``format``, ``config`` (JSON of :class:`~sarcolor.config.Config`),
-  ``step``, ``split`` (scene ids per split), ``stats`` (e.g. the mean training colour) and the
-  JSON parts of the optimizer states.
+  ``step``, ``split`` (scene ids per split), ``stats`` (e.g. the mean training colour), ``run``
+  (how the run was executed: processes, the replicas' weight fingerprints) and the JSON parts
+  of the optimizer states.
 
 Inference reads only ``G.*`` and the metadata, so a checkpoint alone is enough to colorize.
 Writes go through :func:`~sarcolor.data.io.atomic_write`: a crash never leaves a broken file
@@ -43,6 +44,7 @@ class CheckpointMeta:
     step: int
     split: dict[str, list[str]] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
+    run: dict[str, Any] = field(default_factory=dict)  # e.g. world_size, replica_fingerprints
 
 
 def checkpoint_path(run_dir: str | Path, step: int) -> Path:
@@ -93,6 +95,7 @@ def save_checkpoint(
         "step": str(meta.step),
         "split": json.dumps(meta.split),
         "stats": json.dumps(meta.stats),
+        "run": json.dumps(meta.run),
     }
     for prefix, module in modules.items():
         for key, value in module.state_dict().items():
@@ -210,6 +213,7 @@ def _meta(path: Path, metadata: dict[str, str]) -> CheckpointMeta:
             step=int(metadata["step"]),
             split=json.loads(metadata.get("split", "{}")),
             stats=json.loads(metadata.get("stats", "{}")),
+            run=json.loads(metadata.get("run", "{}")),
         )
     except (KeyError, ValueError) as exc:
         raise SarcolorError(f"{path}: damaged checkpoint metadata ({exc})") from None

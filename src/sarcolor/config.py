@@ -26,6 +26,7 @@ DeviceName = Literal["auto", "cpu", "cuda"]
 OnBadSample = Literal["error", "skip"]
 OnNonFinite = Literal["stop", "skip"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
+CompileMode = Literal["auto", "on", "off"]
 DEVICES: tuple[str, ...] = get_args(DeviceName)
 
 INPUT_MODES: tuple[str, ...] = get_args(InputMode)
@@ -126,12 +127,15 @@ class ModelConfig:
 
     ngf: int = 64
     ndf: int = 64
+    dropout: float = 0.5  # on the generator's first three up blocks; 0 as the reference's --no_dropout
 
     def validate(self) -> None:
         for name in ("ngf", "ndf"):
             value = getattr(self, name)
             if not 1 <= value <= 512:
                 raise SarcolorError(f"model.{name} must be in [1, 512], got {value}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise SarcolorError(f"model.dropout must be in [0, 1), got {self.dropout}")
 
 
 @dataclass
@@ -156,6 +160,8 @@ class TrainConfig:
     on_nonfinite: OnNonFinite = "stop"  # skip: leave out the update, stop after 10 in a row
     precision: Precision = "auto"  # auto: bf16 on CUDA, fp32 on CPU (see sarcolor.runtime)
     channels_last: bool | None = None  # None: on for CUDA, off for CPU
+    compile: CompileMode = "auto"  # torch.compile the training step; auto: on CUDA, off on CPU
+    sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch
 
     def validate(self) -> None:
         if self.steps is not None and self.epochs is not None:
@@ -172,6 +178,7 @@ class TrainConfig:
             raise SarcolorError(f"train.lr must be > 0, got {self.lr}")
         _check_choice("train.device", self.device, get_args(DeviceName))
         _check_choice("train.on_nonfinite", self.on_nonfinite, get_args(OnNonFinite))
+        _check_choice("train.compile", self.compile, get_args(CompileMode))
         for name in ("log_every", "sample_every", "checkpoint_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise SarcolorError(f"train.{name} must be >= 1, got {getattr(self, name)}")

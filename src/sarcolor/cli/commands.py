@@ -33,6 +33,7 @@ _OVERRIDES: tuple[tuple[str, str, str], ...] = (
     ("despeckle", "preprocess", "despeckle"),
     ("ngf", "model", "ngf"),
     ("ndf", "model", "ndf"),
+    ("dropout", "model", "dropout"),
     ("steps", "train", "steps"),
     ("epochs", "train", "epochs"),
     ("batch_size", "train", "batch_size"),
@@ -48,6 +49,8 @@ _OVERRIDES: tuple[tuple[str, str, str], ...] = (
     ("on_bad_sample", "data", "on_bad_sample"),
     ("on_nonfinite", "train", "on_nonfinite"),
     ("precision", "train", "precision"),
+    ("compile", "train", "compile"),
+    ("sync_bn", "train", "sync_bn"),
 )
 _SPLIT_FLAGS = {"val_fraction", "test_fraction", "split_seed", "holdout_terrain", "holdout_season"}
 # What may change when resuming: the budget and where/how the run executes, not the model.
@@ -55,6 +58,8 @@ _RESUMABLE = {
     "on_bad_sample",
     "on_nonfinite",
     "precision",
+    "compile",
+    "sync_bn",
     "data",
     "workers",
     "steps",

@@ -54,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--ndf", type=_positive, help=f"discriminator base width, 1–512 (default {ModelConfig.ndf})"
     )
     p.add_argument(
+        "--dropout",
+        type=float,
+        help=f"dropout on the generator's first 3 up blocks, 0–<1 (default {ModelConfig.dropout})",
+    )
+    p.add_argument(
         "--input", choices=INPUT_MODES, help="generator input: SAR or the optical L* (default sar)"
     )
     p.add_argument("--target", choices=TARGET_MODES, help="what the generator predicts (default rgb)")
@@ -114,6 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--precision",
         choices=("auto", "fp32", "bf16", "fp16"),
         help="number format of the forward pass; auto (default): bf16 on CUDA, fp32 on CPU",
+    )
+    p.add_argument(
+        "--compile",
+        choices=("auto", "on", "off"),
+        help="torch.compile the networks; auto (default): on CUDA, off on CPU; eager if compiling fails",
+    )
+    p.add_argument(
+        "--sync-bn",
+        action="store_true",
+        default=None,
+        help="under torchrun: BatchNorm statistics over the global batch, not each process's slice",
     )
     p.add_argument(
         "--on-nonfinite",

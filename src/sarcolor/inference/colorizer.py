@@ -64,7 +64,8 @@ class Colorizer:
                 )
             cfg.preprocess.despeckle = str(chosen) if chosen else None
         self.device = resolve_device(device)
-        self.generator = UNetGenerator(cfg.preprocess.in_channels, cfg.preprocess.out_channels, cfg.model.ngf)
+        pre = cfg.preprocess
+        self.generator = UNetGenerator(pre.in_channels, pre.out_channels, cfg.model.ngf, cfg.model.dropout)
         load_modules(self.path, {"G": self.generator})
         self.precision = resolve_precision("auto", self.device)  # bf16 on CUDA, fp32 on CPU
         layout = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format

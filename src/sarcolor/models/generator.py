@@ -42,14 +42,14 @@ def down_block(cin: int, cout: int, *, norm: bool, innermost: bool = False) -> n
     return nn.Sequential(*layers)
 
 
-def up_block(cin: int, cout: int, *, dropout: bool) -> nn.Sequential:
-    """ConvTranspose 4×4 stride 2 → BatchNorm → [Dropout 0.5] → ReLU: (B, cin, H, W) → (B, cout, 2H, 2W)."""
+def up_block(cin: int, cout: int, *, dropout: float) -> nn.Sequential:
+    """ConvTranspose 4×4 stride 2 → BatchNorm → [Dropout] → ReLU: (B, cin, H, W) → (B, cout, 2H, 2W)."""
     layers: list[nn.Module] = [
         nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1, bias=False),
         nn.BatchNorm2d(cout),
     ]
-    if dropout:
-        layers.append(nn.Dropout(0.5))
+    if dropout > 0:
+        layers.append(nn.Dropout(dropout))
     layers.append(nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
 
@@ -66,6 +66,7 @@ class UNetGenerator(nn.Module):
         in_channels: input channels (1 for SAR VV or L*).
         out_channels: output channels (3 for RGB or L*a*b*, 2 for a*b*).
         ngf: base width; the blocks use multiples of it (see ``DOWN_WIDTHS``/``UP_WIDTHS``).
+        dropout: dropout probability of the first three up blocks (0.5 in pix2pix; 0 for none).
 
     Example:
         >>> g = UNetGenerator(1, 3, ngf=8)
@@ -73,7 +74,9 @@ class UNetGenerator(nn.Module):
         torch.Size([2, 3, 256, 256])
     """
 
-    def __init__(self, in_channels: int = 1, out_channels: int = 3, ngf: int = 64) -> None:
+    def __init__(
+        self, in_channels: int = 1, out_channels: int = 3, ngf: int = 64, dropout: float = 0.5
+    ) -> None:
         super().__init__()
         widths = [m * ngf for m in DOWN_WIDTHS]
         self.down = nn.ModuleList()
@@ -85,7 +88,7 @@ class UNetGenerator(nn.Module):
         skips = widths[-2::-1]  # the skip joined after each up block: d7, d6, ..., d1
         for i, (mult, skip) in enumerate(zip(UP_WIDTHS, skips, strict=True)):
             cout = mult * ngf
-            self.up.append(up_block(cin, cout, dropout=i < UP_DROPOUT))
+            self.up.append(up_block(cin, cout, dropout=dropout if i < UP_DROPOUT else 0.0))
             cin = cout + skip
         self.last = nn.ConvTranspose2d(cin, out_channels, 4, stride=2, padding=1)
 

@@ -21,7 +21,8 @@ from sarcolor.models import (
     generator_loss,
     init_weights,
 )
-from sarcolor.runtime import autocast, resolve_precision
+from sarcolor.runtime import autocast, compile_in_place, resolve_compile, resolve_precision
+from sarcolor.training.distributed import DistContext, convert_sync_batchnorm, wrap
 
 
 class NonFiniteLossError(SarcolorError):
@@ -31,7 +32,7 @@ class NonFiniteLossError(SarcolorError):
 def build_networks(cfg: Config) -> tuple[UNetGenerator, PatchDiscriminator]:
     """The generator and discriminator of a configuration, initialised N(0, 0.02)."""
     pre = cfg.preprocess
-    g = UNetGenerator(pre.in_channels, pre.out_channels, cfg.model.ngf)
+    g = UNetGenerator(pre.in_channels, pre.out_channels, cfg.model.ngf, cfg.model.dropout)
     d = PatchDiscriminator(pre.in_channels + pre.out_channels, cfg.model.ndf)
     init_weights(g)
     init_weights(d)
@@ -44,18 +45,32 @@ class Pix2Pix:
     Args:
         cfg: the run configuration (widths, learning rate, λ, schedule).
         total_steps: length of the run, for the linear learning-rate decay.
-        device: where the networks live.
+        device: where the networks live (this rank's device under torchrun).
+        dist: the process group's layout; with several processes G and D are each wrapped in
+            DistributedDataParallel (``G_train``, ``D_train``), while ``G`` and ``D`` stay the
+            plain modules that are saved, sampled and evaluated.
     """
 
     SHOWN: tuple[str, ...] = ("D", "G_GAN", "G_L1")  # in the progress bar; every loss is logged
 
-    def __init__(self, cfg: Config, total_steps: int, device: torch.device) -> None:
+    def __init__(
+        self, cfg: Config, total_steps: int, device: torch.device, dist: DistContext | None = None
+    ) -> None:
         self.cfg, self.device, self.total_steps = cfg, device, total_steps
+        self.dist = dist = dist or DistContext()
         t = cfg.train
         self.precision = resolve_precision(t.precision, device)
         self.channels_last = t.channels_last if t.channels_last is not None else device.type == "cuda"
         layout = torch.channels_last if self.channels_last else torch.contiguous_format
         self.G, self.D = (net.to(device, memory_format=layout) for net in build_networks(cfg))
+        if dist.enabled and t.sync_bn:
+            convert_sync_batchnorm(self.G)
+            convert_sync_batchnorm(self.D)
+        self.compiled = resolve_compile(t.compile, device)
+        if self.compiled:
+            compile_in_place(self.G)
+            compile_in_place(self.D)
+        self.G_train, self.D_train = wrap(self.G, dist, device), wrap(self.D, dist, device)
         fused = True if device.type == "cuda" else None  # one kernel per optimizer step on GPUs
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=t.lr, betas=(t.beta1, t.beta2), fused=fused)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=t.lr, betas=(t.beta1, t.beta2), fused=fused)
@@ -83,6 +98,9 @@ class Pix2Pix:
         ``mask`` (B, 1, H, W), 1 for valid pixels, restricts the L1 loss to them; ``None``
         (every pixel valid) gives the plain pix2pix loss.
 
+        Under torchrun the inputs are this rank's slice of the global batch; the returned losses
+        (and the finite check) are means over all ranks, so every rank takes the same decision.
+
         Raises:
             NonFiniteLossError: a loss was NaN/Inf. The network whose loss it was is not
                 updated, and the BatchNorm statistics of both are put back as they were.
@@ -95,34 +113,52 @@ class Pix2Pix:
         buffers = _buffers(self.G, self.D)  # forward passes update BatchNorm running statistics
         mixed = autocast(self.device, self.precision)
         with mixed:
-            fake = self.G(net_input)
+            fake = self.G_train(net_input)
 
         self.D.requires_grad_(True)
         self.opt_D.zero_grad(set_to_none=True)
         with mixed:
-            real_logits = self.D(torch.cat([net_input, target], dim=1))
-            fake_logits = self.D(torch.cat([net_input, fake.detach()], dim=1))
+            real_logits = self.D_train(torch.cat([net_input, target], dim=1))
+            fake_logits = self.D_train(torch.cat([net_input, fake.detach()], dim=1))
             d_losses = discriminator_loss(real_logits, fake_logits)
-        _check_finite(d_losses, step, buffers, "neither network was updated")
+        d_report = self._report(d_losses, step, buffers, "neither network was updated")
         self.scaler.scale(d_losses["D"]).backward()
         self.scaler.step(self.opt_D)
 
         self.D.requires_grad_(False)
         self.opt_G.zero_grad(set_to_none=True)
-        with mixed:
+        with mixed:  # the plain D: its parameters are frozen, nothing for its DDP wrapper to reduce
             logits = self.D(torch.cat([net_input, fake], dim=1))
             g_losses = generator_loss(logits, fake.float(), target, self.cfg.train.lambda_l1)
             if mask is not None:
                 l1 = masked_l1(fake.float(), target, mask)
                 gan = g_losses["G_GAN"]
                 g_losses = {"G_GAN": gan, "G_L1": l1, "G": gan + self.cfg.train.lambda_l1 * l1}
-        _check_finite(g_losses, step, buffers, "D was updated, G was not")
+        g_report = self._report(g_losses, step, buffers, "D was updated, G was not")
         self.scaler.scale(g_losses["G"]).backward()
         self.scaler.step(self.opt_G)
         self.scaler.update()
         for sched in self.schedulers:
             sched.step()
-        return {k: float(v.detach()) for k, v in {**d_losses, **g_losses}.items()}
+        return {**d_report, **g_report}
+
+    def _report(
+        self,
+        losses: dict[str, torch.Tensor],
+        step: int,
+        buffers: list[tuple[torch.Tensor, torch.Tensor]],
+        applied: str,
+    ) -> dict[str, float]:
+        """The losses as floats (means over ranks); raises when any is non-finite."""
+        names = list(losses)
+        values = self.dist.mean(torch.stack([losses[k].detach().float() for k in names])).tolist()
+        bad = [k for k, v in zip(names, values, strict=True) if not math.isfinite(v)]
+        if bad:
+            with torch.no_grad():
+                for buffer, saved in buffers:
+                    buffer.copy_(saved)
+            raise NonFiniteLossError(f"non-finite loss ({', '.join(bad)}) at step {step}: {applied}")
+        return dict(zip(names, values, strict=True))
 
     def weights_finite(self) -> bool:
         """Whether every parameter and buffer of both networks is finite (checked before saving)."""
@@ -153,14 +189,3 @@ def lr_factor(step: int, decay_start: int, total_steps: int) -> float:
     if step < decay_start or total_steps <= decay_start:
         return 1.0
     return max(0.0, (total_steps - step) / (total_steps - decay_start))
-
-
-def _check_finite(
-    losses: dict[str, torch.Tensor], step: int, buffers: list[tuple[torch.Tensor, torch.Tensor]], applied: str
-) -> None:
-    bad = [k for k, v in losses.items() if not math.isfinite(float(v.detach()))]
-    if bad:
-        with torch.no_grad():
-            for buffer, saved in buffers:
-                buffer.copy_(saved)
-        raise NonFiniteLossError(f"non-finite loss ({', '.join(bad)}) at step {step}: {applied}")

@@ -39,7 +39,7 @@ from sarcolor.checkpoint import (
     save_checkpoint,
 )
 from sarcolor.config import Config, TrainConfig
-from sarcolor.data.dataset import Augment, EpochBatchSampler, PairDataset
+from sarcolor.data.dataset import Augment, EpochBatchSampler, PairDataset, index_seed
 from sarcolor.data.discovery import Discovery, Pair, discover_pairs
 from sarcolor.data.geopairs import resolve_sar_scale
 from sarcolor.data.io import atomic_write, ensure_writable
@@ -48,7 +48,9 @@ from sarcolor.data.split import select_split, split_for
 from sarcolor.data.stats import training_stats
 from sarcolor.errors import SarcolorError
 from sarcolor.figures import image_grid, plot_losses, read_metrics_log, save_image
-from sarcolor.runtime import resolve_device
+from sarcolor.runtime import resolve_compile, resolve_device, resolve_precision
+from sarcolor.training import distributed
+from sarcolor.training.distributed import DistContext, ShardedBatchSampler, check_replicas
 from sarcolor.training.pix2pix import NonFiniteLossError, Pix2Pix, build_networks, masked_l1
 
 DEFAULT_EPOCHS = 10
@@ -103,6 +105,9 @@ def train(
 ) -> TrainResult:
     """Train (or resume) a pix2pix model; see the module docstring for what is written.
 
+    Under ``torchrun`` every process calls this; they share the work as
+    :mod:`sarcolor.training.distributed` describes, and rank 0 alone prints and writes.
+
     Args:
         cfg: the configuration (on resume, the checkpoint's configuration with any changed
             step/epoch budget).
@@ -113,9 +118,29 @@ def train(
     """
     run_dir = Path(run_dir)
     cfg.validate()
+    ctx = distributed.from_environment()
+    distributed.check_batch_size(cfg.train.batch_size, ctx.world_size)
+    device = ctx.device(resolve_device(cfg.train.device))
+    distributed.init_process_group(ctx, device)
+    try:
+        return _train(cfg, run_dir, resume, progress, echo, ctx, device)
+    finally:
+        distributed.shutdown(ctx)
+
+
+def _train(
+    cfg: Config,
+    run_dir: Path,
+    resume: bool,
+    progress: bool | None,
+    echo: Echo,
+    ctx: DistContext,
+    device: torch.device,
+) -> TrainResult:
+    if not ctx.is_main:
+        echo, progress = (lambda _: None), False
     if cfg.data.root:  # stored absolute, so evaluate/resume work from any folder
         cfg.data.root = str(Path(cfg.data.root).resolve())
-    device = resolve_device(cfg.train.device)
     found = find_data(cfg, echo)
 
     start_step, ckpt = 0, None
@@ -130,12 +155,15 @@ def train(
     if not train_pairs:
         raise SarcolorError(f"{cfg.data.root}: the train split holds no pairs")
     if cfg.preprocess.input == "sar":  # decided once, stored decided: colorizing reads it back
-        cfg.preprocess.sar_scale, reason = resolve_sar_scale(train_pairs, cfg.preprocess)
+        decided = resolve_sar_scale(train_pairs, cfg.preprocess) if ctx.is_main else None
+        cfg.preprocess.sar_scale, reason = ctx.share(decided)
         echo(f"SAR scale: {cfg.preprocess.sar_scale} — {reason}")
-    _check_writable(run_dir)
-    _check_disk(run_dir, cfg)
-    if not resume:
-        stats, bad = training_stats(train_pairs, cfg.preprocess, progress=progress)
+    if ctx.is_main:
+        _check_writable(run_dir)
+        _check_disk(run_dir, cfg)
+    if not resume:  # rank 0 decodes every file once; the others get its findings
+        found_stats = training_stats(train_pairs, cfg.preprocess, progress=progress) if ctx.is_main else None
+        stats, bad = ctx.share(found_stats)
         train_pairs = _drop_bad(train_pairs, bad, cfg.data.on_bad_sample, echo)
         stats["excluded_pairs"] = sorted(p.name for p, _ in bad)
     else:  # the same pairs as before the interruption, so the batch order continues exactly
@@ -145,24 +173,32 @@ def train(
     if start_step >= total:
         raise SarcolorError(f"{ckpt}: already at step {start_step} of {total}; raise --steps to continue")
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    _trim_log(run_dir / "metrics.jsonl", start_step)
-    atomic_write(run_dir / "config.yaml", lambda tmp: tmp.write_text(cfg.to_yaml()))
-    _write_split(run_dir / "split.json", found.pairs, split)
-    echo(_describe(cfg, found, split, total, device))
+    if ctx.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _trim_log(run_dir / "metrics.jsonl", start_step)
+        atomic_write(run_dir / "config.yaml", lambda tmp: tmp.write_text(cfg.to_yaml()))
+        _write_split(run_dir / "split.json", found.pairs, split)
+    echo(_describe(cfg, found, split, total, device, ctx))
 
     torch.manual_seed(cfg.train.seed)
-    model = Pix2Pix(cfg, total, device)
+    model = Pix2Pix(cfg, total, device, ctx)
     if ckpt is not None:
         load_modules(ckpt, {"G": model.G, "D": model.D})
         load_training_state(ckpt, {"G": model.opt_G, "D": model.opt_D}, device)
         model.set_step(start_step)
+    if not ctx.is_main:  # dropout masks: each rank its own stream (rank 0 continues the saved one)
+        torch.manual_seed(index_seed(cfg.train.seed, ctx.rank, start_step))
 
     augment = Augment(cfg.data.flip, cfg.data.rotate90, cfg.data.jitter)
     dataset = PairDataset(
         train_pairs, cfg.preprocess, cfg.data.crop_size, augment, skip_bad=cfg.data.on_bad_sample == "skip"
     )
-    sampler = EpochBatchSampler(len(dataset), cfg.train.batch_size, cfg.train.seed, start_step)
+    # every rank walks the same global batches and keeps its slice: independent of the world size
+    sampler = ShardedBatchSampler(
+        EpochBatchSampler(len(dataset), cfg.train.batch_size, cfg.train.seed, start_step),
+        ctx.rank,
+        ctx.world_size,
+    )
     loader = DataLoader(
         dataset,
         batch_sampler=sampler,
@@ -173,9 +209,10 @@ def train(
         generator=torch.Generator().manual_seed(cfg.train.seed),
     )
     held_out = select_split(found.pairs, split, "val") or select_split(found.pairs, split, "test")
-    sample_batch = _fixed_batch(held_out or train_pairs, cfg)
+    sample_batch = _fixed_batch(held_out or train_pairs, cfg) if ctx.is_main else None
     meta = CheckpointMeta(cfg, start_step, split, stats)
-    log = _RunLog(run_dir, cfg, sample_batch, _tensorboard(run_dir, echo) if cfg.train.tensorboard else None)
+    board = _tensorboard(run_dir, echo) if cfg.train.tensorboard and ctx.is_main else None
+    log = _RunLog(run_dir, cfg, sample_batch, board) if ctx.is_main else None
 
     step, saved = start_step, ckpt
     guard = _Guard(cfg.train.on_nonfinite)
@@ -188,7 +225,7 @@ def train(
         dynamic_ncols=True,
     )
     batches: Iterator[dict] = iter(loader)
-    with _stop_on_signal() as stop:
+    with _stop_on_signal(announce=ctx.is_main) as stop:
         try:
             while step < total:
                 batch = _next_batch(batches)
@@ -206,19 +243,26 @@ def train(
                 step += 1
                 bar.update(1)
                 if losses is not None:
-                    log.add(losses, x.shape[0])
                     bar.set_postfix({k: f"{losses[k]:.3f}" for k in Pix2Pix.SHOWN}, refresh=False)
                 last = step == total
-                log.write(step, model, force=last)
-                if step % cfg.train.checkpoint_every == 0 or last or stop.requested:
+                stopping = ctx.any(stop.requested, device)  # every rank stops at the same step
+                if log is not None:
+                    if losses is not None:
+                        log.add(losses, x.shape[0] * ctx.world_size)
+                    log.write(step, model, force=last)
+                if step % cfg.train.checkpoint_every == 0 or last or stopping:
                     meta.step = step
-                    saved = _checkpoint(run_dir, meta, model, cfg.train.keep_checkpoints)
-                if stop.requested:
+                    saved = _checkpoint(run_dir, meta, model, cfg.train.keep_checkpoints, ctx)
+                if stopping:
+                    stop.requested = True
                     break
         finally:
             bar.close()
-            log.close()
-    plot_losses(read_metrics_log(run_dir / "metrics.jsonl"), run_dir / "loss_curve.png")
+            if log is not None:
+                log.close()
+    ctx.barrier()  # the last checkpoint is on disk before any rank returns
+    if ctx.is_main:
+        plot_losses(read_metrics_log(run_dir / "metrics.jsonl"), run_dir / "loss_curve.png")
     assert saved is not None
     if stop.requested and step < total:
         echo(
@@ -356,13 +400,20 @@ def _trim_log(path: Path, start_step: int) -> None:
     atomic_write(path, lambda tmp: tmp.write_text("".join(json.dumps(r) + "\n" for r in keep)))
 
 
-def _checkpoint(run_dir: Path, meta: CheckpointMeta, model: Pix2Pix, keep: int) -> Path:
-    if not model.weights_finite():  # never replace good checkpoints with a broken model
+def _checkpoint(run_dir: Path, meta: CheckpointMeta, model: Pix2Pix, keep: int, ctx: DistContext) -> Path:
+    """Rank 0 writes the checkpoint; every rank returns its path."""
+    # never replace good checkpoints with a broken model
+    if ctx.any(not model.weights_finite(), model.device):
         last = list_checkpoints(run_dir)
         raise SarcolorError(
             f"the model's weights became non-finite by step {meta.step}; nothing saved, the last "
             f"checkpoint ({last[-1] if last else 'none'}) is intact. Lower --lr or check the data"
         )
+    if ctx.enabled:
+        prints = check_replicas(ctx, model.G, model.D)
+        meta.run = {"world_size": ctx.world_size, "replica_fingerprints": prints}
+    if not ctx.is_main:
+        return checkpoint_path(run_dir, meta.step)
     path = save_checkpoint(
         checkpoint_path(run_dir, meta.step),
         meta,
@@ -387,7 +438,7 @@ def _write_samples(model: Pix2Pix, batch: dict, cfg: Config, path: Path) -> floa
     """Save input | generated | optical for the fixed batch; return its L1 (valid pixels) in eval mode."""
     model.G.eval()
     x = batch["input"].to(model.device)
-    out = model.G(x)
+    out = model.G.forward(x)  # eager: compiling an eval-mode graph for 4 images would cost more
     target = batch["target"].to(model.device)
     if batch["mask"].all():
         l1 = float((out - target).abs().mean())
@@ -416,7 +467,12 @@ def _append_jsonl(path: Path, record: dict) -> None:
 
 
 def _describe(
-    cfg: Config, found: Discovery, split: dict[str, list[str]], total: int, device: torch.device
+    cfg: Config,
+    found: Discovery,
+    split: dict[str, list[str]],
+    total: int,
+    device: torch.device,
+    ctx: DistContext,
 ) -> str:
     counts = {k: len(select_split(found.pairs, split, k)) for k in split}
     lines = [
@@ -424,7 +480,15 @@ def _describe(
         *("  " + line for line in cfg.to_yaml().rstrip().splitlines()),
         f"data: {len(found.pairs)} pairs ({found.layout} layout); "
         + ", ".join(f"{k} {v} pairs / {len(split[k])} scenes" for k, v in counts.items()),
-        f"device: {device}; steps: {total}",
+        f"device: {device}; precision: {resolve_precision(cfg.train.precision, device)}; "
+        f"torch.compile: {'on' if resolve_compile(cfg.train.compile, device) else 'off'}; steps: {total}"
+        + (
+            f"; {ctx.world_size} processes (torchrun), {cfg.train.batch_size // ctx.world_size} pairs "
+            f"each of the global batch of {cfg.train.batch_size}"
+            + ("; BatchNorm synchronised" if cfg.train.sync_bn else "")
+            if ctx.enabled
+            else ""
+        ),
     ]
     return "\n".join(lines)
 
@@ -443,15 +507,19 @@ class _StopFlag:
 
 
 @contextmanager
-def _stop_on_signal() -> Iterator[_StopFlag]:
-    """First Ctrl-C / SIGTERM: finish the step, checkpoint, stop. A second one aborts at once."""
+def _stop_on_signal(announce: bool = True) -> Iterator[_StopFlag]:
+    """First Ctrl-C / SIGTERM: finish the step, checkpoint, stop. A second one aborts at once.
+
+    Under torchrun every process gets the signal; ``announce`` is off for all but rank 0.
+    """
     flag = _StopFlag()
 
     def handler(signum: int, frame: object) -> None:
         if flag.requested:
             raise KeyboardInterrupt
         flag.requested = True
-        tqdm.write(f"{signal.Signals(signum).name}: saving a checkpoint after this step (again to abort)")
+        if announce:
+            tqdm.write(f"{signal.Signals(signum).name}: saving a checkpoint after this step (again to abort)")
 
     try:
         previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
