@@ -108,6 +108,9 @@ class DataConfig:
     jitter: bool = False  # pix2pix: resize to 286 then random-crop 256
     num_workers: int = -1  # -1: choose from the CPU count
     on_bad_sample: OnBadSample = "error"  # error: check every file first; skip: leave bad pairs out
+    # decoded uint8 cache (sarcolor.data.cache): off | on | auto (on for CUDA + 8-bit image
+    # pairs) | a folder for it (default <data root>/.sarcolor-cache)
+    cache: str = "auto"
 
     def validate(self) -> None:
         for name in ("val_fraction", "test_fraction"):

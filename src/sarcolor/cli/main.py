@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-rotate", action="store_true", help="no random 90° rotations")
     p.add_argument("--workers", type=int, help="data-loading processes (default: half the CPUs, 1–4)")
     p.add_argument(
+        "--cache",
+        metavar="{auto,on,off,DIR}",
+        help="decoded uint8 cache of 8-bit image pairs, memory-mapped, augmented on the device; "
+        "auto (default): on CUDA only; DIR: keep it there (default DATA/.sarcolor-cache)",
+    )
+    p.add_argument(
         "--log-every",
         type=_positive,
         help=f"steps between log lines (default {TrainConfig.log_every})",

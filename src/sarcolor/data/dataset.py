@@ -142,20 +142,15 @@ class PairDataset(Dataset):
 
     def _item(self, index: int, seed: int, skipped: str) -> dict[str, object]:
         pair = self.pairs[index]
-        sample = load_sample(pair, self.preprocess, self._margin(pair))
-        gen = torch.Generator().manual_seed(seed)
-        # (C+3+1, H, W): one transform for source, optical and mask
-        stack = torch.cat([sample.source, sample.rgb, sample.valid[None].float()], dim=0)
-        stack = pad_to(stack, self.crop_size)
-        stack = self._crop(stack, gen)
-        if self.augment is not None:
-            stack = _augment(stack, self.augment, gen)
-        source, rgb, mask = stack[:-4], stack[-4:-1], (stack[-1:] > 0.5).float()
+        stack = sample_stack(load_sample(pair, self.preprocess, self._margin(pair)))
+        view = draw_view(seed, stack.shape[-2], stack.shape[-1], self.crop_size, self.augment)
+        stack = apply_view(stack, view)
+        source, rgb, mask = split_stack(stack[None])
         return {
-            "input": encode_input(source[None], self.preprocess)[0],
-            "target": encode_target(rgb[None], self.preprocess)[0],
-            "rgb": rgb,
-            "mask": mask,
+            "input": encode_input(source, self.preprocess)[0],
+            "target": encode_target(rgb, self.preprocess)[0],
+            "rgb": rgb[0],
+            "mask": mask[0],
             "name": pair.name,
             "terrain": pair.terrain or "-",
             "index": index,
@@ -168,19 +163,6 @@ class PairDataset(Dataset):
             return 0
         grow = max(0, self.crop_size - SCENE_WINDOW) // 2
         return grow + (self.crop_size // 2 if self.augment is not None else 0)
-
-    def _crop(self, stack: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        size = self.crop_size
-        h, w = stack.shape[-2:]
-        if self.augment is not None and self.augment.jitter:  # enlarge by 286/256, as pix2pix does
-            h, w = h * 286 // 256, w * 286 // 256
-            stack = F.interpolate(stack[None], size=(h, w), mode="bilinear", align_corners=False)[0]
-        if self.augment is not None:
-            top = int(torch.randint(0, h - size + 1, (1,), generator=gen))
-            left = int(torch.randint(0, w - size + 1, (1,), generator=gen))
-        else:
-            top, left = (h - size) // 2, (w - size) // 2
-        return stack[:, top : top + size, left : left + size]
 
 
 def pad_to(stack: torch.Tensor, size: int) -> torch.Tensor:
@@ -200,16 +182,108 @@ def pad_to(stack: torch.Tensor, size: int) -> torch.Tensor:
     return torch.cat([image, mask])
 
 
-def _augment(stack: torch.Tensor, augment: Augment, gen: torch.Generator) -> torch.Tensor:
-    """Random flips and quarter turns of a (C, H, W) stack."""
+@dataclass(frozen=True)
+class View:
+    """The augmentation decisions for one sample: where its square is cut, and how it is turned.
+
+    Drawn by :func:`draw_view` from the sample's seed and applied by :func:`apply_view`, by the
+    :class:`PairDataset` on the CPU and by :class:`sarcolor.data.cache.DeviceBatches` on the
+    training device alike: one implementation, so both serve the same crops and flips.
+
+    Attributes:
+        crop_size: side S of the square served.
+        resize: ``(h, w)`` the padded stack is enlarged to before cropping (jitter), or ``None``.
+        top, left: the square's corner in the padded (and resized) stack.
+        flip_x: mirror left–right.
+        flip_y: mirror top–bottom.
+        turns: quarter turns (``torch.rot90`` over the last two dimensions), 0–3.
+    """
+
+    crop_size: int
+    resize: tuple[int, int] | None
+    top: int
+    left: int
+    flip_x: bool = False
+    flip_y: bool = False
+    turns: int = 0
+
+
+def draw_view(seed: int, height: int, width: int, crop_size: int, augment: Augment | None) -> View:
+    """The :class:`View` of a ``height × width`` sample: random when augmenting, centred otherwise.
+
+    The draws come from a generator seeded with ``seed`` alone, in a fixed order (top, left,
+    then the flips and turns), so a sample's view depends on nothing but its seed and size.
+    """
+    h, w = max(height, crop_size), max(width, crop_size)  # after pad_to
+    if augment is None:
+        return View(crop_size, None, (h - crop_size) // 2, (w - crop_size) // 2)
+    resize = None
+    if augment.jitter:  # enlarge by 286/256, as pix2pix does
+        h, w = h * 286 // 256, w * 286 // 256
+        resize = (h, w)
+    gen = torch.Generator().manual_seed(seed)
+    top = int(torch.randint(0, h - crop_size + 1, (1,), generator=gen))
+    left = int(torch.randint(0, w - crop_size + 1, (1,), generator=gen))
     draws = torch.randint(0, 4, (3,), generator=gen).tolist()
-    if augment.flip and draws[0] % 2:
+    return View(
+        crop_size,
+        resize,
+        top,
+        left,
+        flip_x=augment.flip and draws[0] % 2 == 1,
+        flip_y=augment.flip and draws[1] % 2 == 1,
+        turns=draws[2] if augment.rotate90 else 0,
+    )
+
+
+def apply_view(stack: torch.Tensor, view: View) -> torch.Tensor:
+    """Pad, resize, crop and turn a (C+1, H, W) stack whose last channel is the mask → (C+1, S, S).
+
+    Works on any device; the mask channel is interpolated like the others (threshold it at
+    0.5 afterwards, see :func:`split_stack`).
+    """
+    size = view.crop_size
+    stack = pad_to(stack, size)
+    if view.resize is not None:
+        stack = F.interpolate(stack[None], size=view.resize, mode="bilinear", align_corners=False)[0]
+    stack = stack[:, view.top : view.top + size, view.left : view.left + size]
+    if view.flip_x:
         stack = stack.flip(-1)
-    if augment.flip and draws[1] % 2:
+    if view.flip_y:
         stack = stack.flip(-2)
-    if augment.rotate90 and draws[2]:
-        stack = torch.rot90(stack, draws[2], dims=(-2, -1))
+    if view.turns:
+        stack = torch.rot90(stack, view.turns, dims=(-2, -1))
     return stack.contiguous()
+
+
+def sample_stack(sample: Sample) -> torch.Tensor:
+    """A :class:`Sample` as one (C+3+1, H, W) float stack: source, optical RGB, valid mask.
+
+    One stack, so a single transform moves source, optical and mask together.
+    """
+    return torch.cat([sample.source, sample.rgb, sample.valid[None].float()], dim=0)
+
+
+def split_stack(stack: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(B, C+3+1, S, S) stacks → source (B, C, S, S), rgb (B, 3, S, S), mask (B, 1, S, S) of 0/1."""
+    return stack[:, :-4], stack[:, -4:-1], (stack[:, -1:] > 0.5).float()
+
+
+def loader_options(workers: int, device: torch.device) -> dict[str, object]:
+    """``DataLoader`` keyword arguments for the uncached path: decoding in ``workers`` processes.
+
+    * ``persistent_workers``: a loader iterated more than once (evaluation each epoch) keeps
+      its processes instead of forking and importing anew; the training loader, one endless
+      iterator over :class:`EpochBatchSampler`, is unaffected.
+    * ``prefetch_factor`` 4 (torch's default is 2): PNG decode times vary by file, and a
+      deeper queue per worker absorbs the slow ones before the training step waits.
+    * ``pin_memory`` on CUDA only: page-locked batches copy to the GPU asynchronously; on a
+      CPU run it would only cost a copy.
+    """
+    options: dict[str, object] = {"num_workers": workers, "pin_memory": device.type == "cuda"}
+    if workers > 0:  # torch refuses both without worker processes
+        options.update(persistent_workers=True, prefetch_factor=4)
+    return options
 
 
 def index_seed(*parts: int) -> int:

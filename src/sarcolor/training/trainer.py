@@ -39,7 +39,8 @@ from sarcolor.checkpoint import (
     save_checkpoint,
 )
 from sarcolor.config import Config, TrainConfig
-from sarcolor.data.dataset import Augment, EpochBatchSampler, PairDataset, index_seed
+from sarcolor.data.cache import DeviceBatches, default_cache_folder, ensure_cache, open_cache
+from sarcolor.data.dataset import Augment, EpochBatchSampler, PairDataset, index_seed, loader_options
 from sarcolor.data.discovery import Discovery, Pair, discover_pairs
 from sarcolor.data.geopairs import resolve_sar_scale
 from sarcolor.data.io import atomic_write, ensure_writable
@@ -199,15 +200,7 @@ def _train(
         ctx.rank,
         ctx.world_size,
     )
-    loader = DataLoader(
-        dataset,
-        batch_sampler=sampler,
-        num_workers=default_workers(cfg.data.num_workers),
-        pin_memory=device.type == "cuda",
-        # Its own generator: creating the iterator must not draw from the global RNG, whose
-        # state (dropout masks) is restored on resume.
-        generator=torch.Generator().manual_seed(cfg.train.seed),
-    )
+    batches = _batches(cfg, dataset, sampler, device, ctx, progress, echo)
     held_out = select_split(found.pairs, split, "val") or select_split(found.pairs, split, "test")
     sample_batch = _fixed_batch(held_out or train_pairs, cfg) if ctx.is_main else None
     meta = CheckpointMeta(cfg, start_step, split, stats)
@@ -224,7 +217,6 @@ def _train(
         disable=None if progress is None else not progress,
         dynamic_ncols=True,
     )
-    batches: Iterator[dict] = iter(loader)
     with _stop_on_signal(announce=ctx.is_main) as stop:
         try:
             while step < total:
@@ -232,7 +224,8 @@ def _train(
                 guard.bad_samples(batch["skipped"])
                 x = batch["input"].to(device, non_blocking=True)
                 y = batch["target"].to(device, non_blocking=True)
-                mask = None if bool(batch["mask"].all()) else batch["mask"].to(device, non_blocking=True)
+                all_valid = batch["all_valid"] if "all_valid" in batch else bool(batch["mask"].all())
+                mask = None if all_valid else batch["mask"].to(device, non_blocking=True)
                 try:
                     losses = model.train_step(x, y, step, mask)
                     guard.finite()
@@ -277,6 +270,67 @@ def _train(
         )
     echo(f"done: {step} steps; checkpoint {saved}")
     return TrainResult(run_dir, saved, step, total)
+
+
+def _batches(
+    cfg: Config,
+    dataset: PairDataset,
+    sampler: torch.utils.data.Sampler,
+    device: torch.device,
+    ctx: DistContext,
+    progress: bool | None,
+    echo: Echo,
+) -> Iterator[dict]:
+    """Training batches: cut on the device from the decoded uint8 cache when it is used, else
+    from a DataLoader over the files."""
+    cache_folder = _cache_folder(cfg, dataset, device, ctx, progress, echo)
+    if cache_folder is not None:
+        cache = open_cache(cache_folder, dataset.pairs, cfg.preprocess)
+        cut = DeviceBatches(cache, dataset.pairs, cfg.preprocess, dataset.crop_size, dataset.augment, device)
+        return cut.iterate(sampler)
+    loader = DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        # Its own generator: creating the iterator must not draw from the global RNG, whose
+        # state (dropout masks) is restored on resume.
+        generator=torch.Generator().manual_seed(cfg.train.seed),
+        **loader_options(default_workers(cfg.data.num_workers), device),
+    )
+    return iter(loader)
+
+
+def _cache_folder(
+    cfg: Config,
+    dataset: PairDataset,
+    device: torch.device,
+    ctx: DistContext,
+    progress: bool | None,
+    echo: Echo,
+) -> Path | None:
+    """The folder of a ready decoded-pair cache, or ``None`` to read files.
+
+    ``auto`` uses the cache on CUDA only (on a CPU the model, not decoding, sets the pace) and
+    reads files when the data cannot be cached (16-bit or GeoTIFF pairs, a read-only folder);
+    ``on`` or a folder make those an error. Rank 0 builds; the others wait, then open it.
+    """
+    mode = cfg.data.cache
+    if mode == "off" or (mode == "auto" and device.type != "cuda") or not cfg.data.root:
+        return None
+    folder = default_cache_folder(cfg.data.root) if mode in ("auto", "on") else Path(mode)
+    problem = None
+    if ctx.is_main:
+        try:
+            ensure_cache(dataset.pairs, cfg.preprocess, folder, progress=progress, echo=echo)
+        except (SarcolorError, OSError) as exc:
+            problem = str(exc)
+    problem = ctx.share(problem)
+    if problem is None:
+        echo(f"decoded-pair cache: {folder}")
+        return folder
+    if mode != "auto":
+        raise SarcolorError(f"--cache {mode}: {problem}")
+    echo(f"decoded-pair cache not used ({problem}); reading the files")
+    return None
 
 
 class _RunLog:
