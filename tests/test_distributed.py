@@ -58,8 +58,9 @@ STEPS_DDP, STEPS_ALL = 3, 5
 # process against 4 in one; gradients averaged by all-reduce), which Adam's normalised steps
 # amplify for weights whose gradient is near its eps. So the tolerance is on the gap between
 # the runs' parameters relative to how far training moved them (Σ|w₂ − w₁| / Σ|w₁ − w₀|).
-# Measured: 0.004 after 3 steps and 0.02 after 5 with --sync-bn; 1.04 after 3 without it (each process normalising its
-# own 2 pairs is a different function), so a wrong gradient lands far above the tolerance.
+# Measured: 0.004 after 3 steps and 0.02 after 5 with --sync-bn; 1.04 after 3 without it
+# (each process normalising its own 2 pairs is a different function), so a wrong gradient
+# lands far above the tolerance.
 TOLERANCE = 0.1
 
 
