@@ -120,11 +120,18 @@ def test_non_finite_loss_is_caught_before_the_update(synthetic_v2: Path):
     assert all(torch.equal(before[k], after[k]) for k, _ in model.D.named_parameters())
 
 
-def test_precision_choice():
-    from sarcolor.runtime import resolve_precision
+def test_precision_choice(monkeypatch: pytest.MonkeyPatch):
+    from sarcolor.runtime import cpu_has_bf16, resolve_precision
 
     cpu = torch.device("cpu")
-    assert resolve_precision("auto", cpu) == "fp32"  # bf16 is emulated (slow) on CPUs like these
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else None
+    if flags is not None:  # the detection agrees with what the kernel reports
+        monkeypatch.delenv("SARCOLOR_CPU_BF16", raising=False)
+        assert cpu_has_bf16() == any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
+    monkeypatch.setenv("SARCOLOR_CPU_BF16", "0")  # emulated bf16 is slow: fp32
+    assert resolve_precision("auto", cpu) == "fp32"
+    monkeypatch.setenv("SARCOLOR_CPU_BF16", "1")  # native bf16 instructions: bf16
+    assert resolve_precision("auto", cpu) == "bf16"
     assert resolve_precision("bf16", cpu) == "bf16"
     with pytest.raises(SarcolorError, match="fp16 needs a CUDA GPU"):
         resolve_precision("fp16", cpu)

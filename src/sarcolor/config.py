@@ -162,7 +162,7 @@ class TrainConfig:
     tensorboard: bool = False
     on_nonfinite: OnNonFinite = "stop"  # skip: leave out the update, stop after 10 in a row
     precision: Precision = "auto"  # auto: bf16 on CUDA, fp32 on CPU (see sarcolor.runtime)
-    channels_last: bool | None = None  # None: on for CUDA, off for CPU
+    channels_last: bool | None = None  # None: on for CUDA and for bf16 on CPU, off for CPU fp32
     compile: CompileMode = "auto"  # torch.compile the training step; auto: on CUDA, off on CPU
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch
 
