@@ -3,9 +3,14 @@ reference (benchmarks/reference_pix2pix.py), measured in one run, alternating, a
 
     python benchmarks/speed.py [--device auto] [--batch-sizes 1 8 16] [--repeats 5] [--write]
 
+``train`` times ``Pix2Pix.train_step``; ``infer`` times the generator as ``Colorizer`` runs it,
+built by the same :func:`sarcolor.models.fast.inference_model` (on CPU: BatchNorm folded,
+oneDNN-prepacked weights, channels_last), under ``torch.inference_mode``.
+
 Prints images/s (median of the repeats) of both, their ratio, the achieved GFLOP/s of the fast
-path (FLOPs counted by torch.utils.flop_counter for one step) and the peak memory; ``--write``
-appends the table to docs/benchmarks.md with the machine, torch version and date.
+path (FLOPs of one step counted by torch.utils.flop_counter on the reference, the same network:
+the fused oneDNN ops of the fast path are invisible to the counter) and the peak memory;
+``--write`` appends the table to docs/benchmarks.md with the machine, torch version and date.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).parent))
 from reference_pix2pix import RefPix2Pix
 from sarcolor.config import Config
-from sarcolor.runtime import autocast, resolve_device, resolve_precision
-from sarcolor.training.pix2pix import Pix2Pix
+from sarcolor.models.fast import inference_model
+from sarcolor.runtime import resolve_device, resolve_precision
+from sarcolor.training.pix2pix import Pix2Pix, build_networks
 
 
 def sync(device: torch.device) -> None:
@@ -48,29 +54,32 @@ def flops_of(fn) -> float:
     return float(counter.get_total_flops())
 
 
-def measure(mode: str, device: torch.device, batch: int, ngf: int, repeats: int, steps: int) -> dict:
+def measure(
+    mode: str, device: torch.device, batch: int, ngf: int, repeats: int, steps: int, precision: str
+) -> dict:
     a = torch.rand(batch, 1, 256, 256, device=device) * 2 - 1
     b = torch.rand(batch, 3, 256, 256, device=device) * 2 - 1
     ref = RefPix2Pix(device, ngf)
     cfg = Config()
     cfg.model.ngf = cfg.model.ndf = ngf
-    fast = Pix2Pix(cfg, 10**6, device)
+    cfg.train.precision = precision
     if mode == "train":
+        fast = Pix2Pix(cfg, 10**6, device)
         ref_fn = lambda: ref.train_step(a, b)  # noqa: E731
         fast_fn = lambda: fast.train_step(a, b, 0)  # noqa: E731
+        resolved = fast.precision
     else:
-        precision = resolve_precision("auto", device)
-        fast.G.eval()
-        a_fast = a.contiguous(memory_format=torch.channels_last) if fast.channels_last else a
+        resolved = resolve_precision(precision, device)
+        model = inference_model(build_networks(cfg)[0].to(device), device, resolved)
 
         def fast_fn() -> torch.Tensor:
-            with torch.inference_mode(), autocast(device, precision):
-                return fast.G(a_fast)
+            with torch.inference_mode():
+                return model(a)
 
         ref_fn = lambda: ref.infer(a)  # noqa: E731
     for fn in (ref_fn, fast_fn, ref_fn, fast_fn):  # warm-up (cuDNN autotuning, allocator)
         fn()
-    flops = flops_of(fast_fn) / batch
+    flops = flops_of(ref_fn) / batch
     ref_t, fast_t = [], []
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
@@ -83,7 +92,7 @@ def measure(mode: str, device: torch.device, batch: int, ngf: int, repeats: int,
     return {
         "mode": mode, "batch": batch, "ref": ref_ips, "fast": fast_ips, "ratio": fast_ips / ref_ips,
         "gflops": flops * fast_ips / 1e9, "gflop_per_image": flops / 1e9, "peak_gib": peak,
-        "precision": fast.precision if mode == "train" else resolve_precision("auto", device),
+        "precision": resolved,
     }  # fmt: skip
 
 
@@ -97,6 +106,7 @@ def main() -> None:
     parser.add_argument("--ngf", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=3, help="steps per timed repeat")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
     parser.add_argument("--write", action="store_true", help="append the table to docs/benchmarks.md")
     args = parser.parse_args()
     device = resolve_device(args.device)
@@ -110,7 +120,7 @@ def main() -> None:
     lines = [head, "|---|---:|---:|---:|---:|---:|---:|---|---:|"]
     for mode in args.modes:
         for batch in args.batch_sizes:
-            r = measure(mode, device, batch, args.ngf, args.repeats, args.steps)
+            r = measure(mode, device, batch, args.ngf, args.repeats, args.steps, args.precision)
             lines.append(
                 f"| {mode} | {batch} | {r['ref']:.2f} | {r['fast']:.2f} | {r['ratio']:.2f}× "
                 f"| {r['gflops']:.0f} | {r['gflop_per_image']:.1f} | {r['precision']} | {r['peak_gib']:.2f} |"

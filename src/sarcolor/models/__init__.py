@@ -1,6 +1,7 @@
 """Networks and losses of pix2pix (Isola et al., 2017, arXiv:1611.07004)."""
 
 from sarcolor.models.discriminator import PatchDiscriminator
+from sarcolor.models.fast import fold_batchnorm, inference_model
 from sarcolor.models.generator import UNetGenerator
 from sarcolor.models.init import init_weights
 from sarcolor.models.losses import discriminator_loss, generator_loss
@@ -9,6 +10,8 @@ __all__ = [
     "PatchDiscriminator",
     "UNetGenerator",
     "discriminator_loss",
+    "fold_batchnorm",
     "generator_loss",
+    "inference_model",
     "init_weights",
 ]
