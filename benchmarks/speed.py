@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import platform
+import resource
 import statistics
 import sys
 import time
@@ -30,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from reference_pix2pix import RefPix2Pix
 from sarcolor.config import Config
 from sarcolor.models.fast import inference_model
-from sarcolor.runtime import resolve_device, resolve_precision
+from sarcolor.runtime import cpu_has_bf16, resolve_device, resolve_precision
 from sarcolor.training.pix2pix import Pix2Pix, build_networks
 
 
@@ -88,12 +90,25 @@ def measure(
         fast_t.append(timed(fast_fn, device, steps))
     ref_ips = batch * steps / statistics.median(ref_t)
     fast_ips = batch * steps / statistics.median(fast_t)
-    peak = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else float("nan")
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated() / 2**30
+    else:  # the process's peak RSS so far (both paths, all batch sizes up to this one)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     return {
         "mode": mode, "batch": batch, "ref": ref_ips, "fast": fast_ips, "ratio": fast_ips / ref_ips,
         "gflops": flops * fast_ips / 1e9, "gflop_per_image": flops / 1e9, "peak_gib": peak,
         "precision": resolved,
     }  # fmt: skip
+
+
+def cpu_name() -> str:
+    """e.g. "AMD EPYC, 2 cores, bf16 instructions: yes"."""
+    model = platform.processor() or platform.machine()
+    info = Path("/proc/cpuinfo")
+    if info.exists():
+        lines = [line for line in info.read_text().splitlines() if line.startswith("model name")]
+        model = lines[0].split(":", 1)[1].strip() if lines else model
+    return f"{model}, {os.cpu_count()} cores, bf16 instructions: {'yes' if cpu_has_bf16() else 'no'}"
 
 
 def main() -> None:
@@ -110,9 +125,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="append the table to docs/benchmarks.md")
     args = parser.parse_args()
     device = resolve_device(args.device)
-    name = (
-        torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or platform.machine()
-    )
+    name = torch.cuda.get_device_name() if device.type == "cuda" else cpu_name()
     head = (
         "| mode | batch | reference img/s | sarcolor img/s | ratio | sarcolor GFLOP/s "
         "| GFLOP/img | precision | peak GiB |"
