@@ -26,8 +26,8 @@ def resolve_precision(name: str, device: torch.device) -> str:
     bf16 instructions (AVX-512-BF16 or AMX), else fp32.
 
     Without them bf16 convolutions are emulated: on an AVX2-only 2-core AMD EPYC one conv layer
-    took 13.8 s in bf16 against 0.2 s in fp32. With AVX-512-BF16 (a 2-core Zen 4 EPYC) a
-    training step at batch 8 ran 2.5× faster in bf16 than in fp32 (docs/benchmarks.md).
+    took 13.8 s in bf16 against 0.2 s in fp32. With AVX-512-BF16 (a 2-core Zen 5 EPYC) a
+    training step at batch 8 ran 1.9× faster in bf16 than in fp32 (docs/benchmarks.md).
     """
     if name not in ("auto", "fp32", "bf16", "fp16"):
         raise SarcolorError(f"--precision must be auto, fp32, bf16 or fp16, got {name!r}")
@@ -64,9 +64,10 @@ COMPILE_BACKEND = "inductor"  # torch.compile's default; a module constant so te
 def resolve_compile(mode: str, device: torch.device) -> bool:
     """``auto`` → compile on CUDA, not on CPU.
 
-    On the project's 2-core CPU, compiling the U-Net takes minutes and the convolutions that
-    dominate the step are the same oneDNN kernels either way; on GPUs inductor fuses the
-    BatchNorm/activation chains around cuDNN convolutions.
+    On the project's 2-core CPU, inductor took 5–20 s to compile the generator (and again for
+    every new batch size) and then ran slower than the eager prepacked oneDNN path (23–25
+    against 27–30 img/s); the convolutions that dominate are the same oneDNN kernels. On GPUs it
+    fuses the BatchNorm/activation chains between cuDNN convolutions.
     """
     if mode not in ("auto", "on", "off"):
         raise SarcolorError(f"--compile must be auto, on or off, got {mode!r}")

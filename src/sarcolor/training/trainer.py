@@ -39,7 +39,7 @@ from sarcolor.checkpoint import (
     save_checkpoint,
 )
 from sarcolor.config import Config, TrainConfig
-from sarcolor.data.cache import DeviceBatches, default_cache_folder, ensure_cache, open_cache
+from sarcolor.data.cache import DeviceBatches, PairCache, default_cache_folder, ensure_cache, open_cache
 from sarcolor.data.dataset import Augment, EpochBatchSampler, PairDataset, index_seed, loader_options
 from sarcolor.data.discovery import Discovery, Pair, discover_pairs
 from sarcolor.data.geopairs import resolve_sar_scale
@@ -283,9 +283,8 @@ def _batches(
 ) -> Iterator[dict]:
     """Training batches: cut on the device from the decoded uint8 cache when it is used, else
     from a DataLoader over the files."""
-    cache_folder = _cache_folder(cfg, dataset, device, ctx, progress, echo)
-    if cache_folder is not None:
-        cache = open_cache(cache_folder, dataset.pairs, cfg.preprocess)
+    cache = _cache(cfg, dataset, device, ctx, progress, echo)
+    if cache is not None:
         cut = DeviceBatches(cache, dataset.pairs, cfg.preprocess, dataset.crop_size, dataset.augment, device)
         return cut.iterate(sampler)
     loader = DataLoader(
@@ -299,15 +298,15 @@ def _batches(
     return iter(loader)
 
 
-def _cache_folder(
+def _cache(
     cfg: Config,
     dataset: PairDataset,
     device: torch.device,
     ctx: DistContext,
     progress: bool | None,
     echo: Echo,
-) -> Path | None:
-    """The folder of a ready decoded-pair cache, or ``None`` to read files.
+) -> PairCache | None:
+    """The decoded-pair cache of the training pairs, ready, or ``None`` to read files.
 
     ``auto`` uses the cache on CUDA only (on a CPU the model, not decoding, sets the pace) and
     reads files when the data cannot be cached (16-bit or GeoTIFF pairs, a read-only folder);
@@ -317,16 +316,16 @@ def _cache_folder(
     if mode == "off" or (mode == "auto" and device.type != "cuda") or not cfg.data.root:
         return None
     folder = default_cache_folder(cfg.data.root) if mode in ("auto", "on") else Path(mode)
-    problem = None
+    cache, problem = None, None
     if ctx.is_main:
         try:
-            ensure_cache(dataset.pairs, cfg.preprocess, folder, progress=progress, echo=echo)
+            cache = ensure_cache(dataset.pairs, cfg.preprocess, folder, progress=progress, echo=echo)
         except (SarcolorError, OSError) as exc:
             problem = str(exc)
     problem = ctx.share(problem)
     if problem is None:
         echo(f"decoded-pair cache: {folder}")
-        return folder
+        return cache if cache is not None else open_cache(folder, dataset.pairs, cfg.preprocess)
     if mode != "auto":
         raise SarcolorError(f"--cache {mode}: {problem}")
     echo(f"decoded-pair cache not used ({problem}); reading the files")
