@@ -237,3 +237,16 @@ def test_holdout_terrain_through_train_and_evaluate(synthetic_v2: Path, tmp_path
         "holdout_terrain"
     ] == "urban"
     assert not any("terrain colour" in f for f in scores["flags"])  # not fitted for an unseen terrain
+
+
+def test_precision_is_chosen_and_recorded(trained_run: Path, tmp_path: Path):
+    out = tmp_path / "scores.json"
+    args = ["evaluate", "--checkpoint", str(trained_run), "--out", str(out), "--no-progress"]
+    assert main([*args, "--precision", "fp32"]) == 0
+    fp32 = json.loads(out.read_text())
+    assert main([*args, "--precision", "bf16", "--overwrite"]) == 0
+    bf16 = json.loads(out.read_text())
+    assert fp32["protocol"]["precision"] == "fp32" and bf16["protocol"]["precision"] == "bf16"
+    # bf16 moves outputs by under one 8-bit level: the scores barely change, but they do change
+    a, b = fp32["summary"]["all"]["model"]["mae"], bf16["summary"]["all"]["model"]["mae"]
+    assert a != b and abs(a - b) < 0.002  # != : bf16 really ran

@@ -247,6 +247,7 @@ def colorize(args: argparse.Namespace) -> int:
         overlap=args.overlap,
         batch_size=args.batch_size,
         despeckle=args.despeckle,
+        precision=args.precision,
     )
     if colorizer.despeckle_note:
         print(f"warning: {colorizer.despeckle_note}")
@@ -336,6 +337,7 @@ def evaluate(args: argparse.Namespace) -> int:
                 args.data,
                 args.split,
                 device=args.device,
+                precision=args.precision,
                 examples_path=out.with_name(out.stem + "_examples.png"),
                 predictions_dir=args.save_predictions,
                 overwrite=args.overwrite,

@@ -153,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=DEVICES, help="default auto")
     p.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels, 0–255 (default 64)")
     p.add_argument("--batch-size", type=_positive, default=8, help="tiles per forward pass (default 8)")
+    _inference_precision(p)
     p.add_argument(
         "--train-mode", action="store_true", help="pix2pix's stochastic test-time mode (dropout on)"
     )
@@ -200,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-predictions", metavar="DIR", help="also write every colorized image here")
     p.add_argument("--overwrite", action="store_true", help="let --save-predictions replace existing files")
     p.add_argument("--device", default="auto", choices=DEVICES, help="default auto")
+    _inference_precision(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _split_options(p)
     p.set_defaults(func=commands.evaluate)
@@ -227,6 +229,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=commands.demo)
     return parser
+
+
+def _inference_precision(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        help="number format of the generator; auto (default): bf16 on CUDA and on CPUs with bf16 "
+        "instructions (outputs within ~1 level of 255 of fp32), else fp32",
+    )
 
 
 def _sar_options(p: argparse.ArgumentParser, *, training: bool) -> None:

@@ -166,6 +166,7 @@ def evaluate(
     split: str = "test",
     *,
     device: str = "auto",
+    precision: str = "auto",
     batch_size: int = 8,
     examples_path: str | Path | None = None,
     predictions_dir: str | Path | None = None,
@@ -179,9 +180,11 @@ def evaluate(
     The split is the one stored in the checkpoint (scene ids), so scenes seen in training are
     never scored as ``test``; the baselines use the statistics stored at training time.
     ``examples_path`` receives a grid of the best and worst images; ``predictions_dir``
-    receives every colorized image as ``<s1 name>.png``.
+    receives every colorized image as ``<s1 name>.png``. ``precision`` is the generator's
+    number format (see :class:`~sarcolor.inference.colorizer.Colorizer`); it is recorded in
+    the protocol.
     """
-    colorizer = Colorizer(checkpoint, device, batch_size=batch_size)
+    colorizer = Colorizer(checkpoint, device, batch_size=batch_size, precision=precision)
     cfg, meta = colorizer.config, colorizer.meta
     root = Path(data) if data is not None else Path(cfg.data.root)
     found = discover_pairs(root).filter_terrains(cfg.data.terrains)
@@ -206,6 +209,7 @@ def evaluate(
         return [p.astype(np.float32) / 255.0 for p in preds]
 
     protocol = _protocol(cfg, meta.split, split, source="checkpoint", kind=found.kind)
+    protocol["precision"] = colorizer.precision
     return _score(
         str(colorizer.path),
         root,

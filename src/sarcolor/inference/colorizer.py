@@ -37,7 +37,8 @@ class Colorizer:
         batch_size: tiles per forward pass.
         despeckle: a speckle filter to use instead of the checkpoint's (``none`` for none); the
             difference is noted in :attr:`despeckle_note`.
-        precision: ``auto`` (bf16 on CUDA, fp32 on CPU), ``fp32``, ``bf16`` or ``fp16`` (CUDA).
+        precision: ``auto`` (bf16 on CUDA and on CPUs with bf16 instructions, else fp32; see
+            :func:`~sarcolor.runtime.resolve_precision`), ``fp32``, ``bf16`` or ``fp16`` (CUDA).
 
     Attributes:
         generator: the checkpoint's generator as trained (eval or train mode), for reference.
