@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import resource
 import statistics
 import sys
@@ -29,6 +28,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).parent))
+from machine import cpu_name
 from reference_pix2pix import RefPix2Pix
 from sarcolor.config import Config
 from sarcolor.models.fast import inference_model
@@ -101,14 +101,9 @@ def measure(
     }  # fmt: skip
 
 
-def cpu_name() -> str:
+def describe_cpu() -> str:
     """e.g. "AMD EPYC, 2 cores, bf16 instructions: yes"."""
-    model = platform.processor() or platform.machine()
-    info = Path("/proc/cpuinfo")
-    if info.exists():
-        lines = [line for line in info.read_text().splitlines() if line.startswith("model name")]
-        model = lines[0].split(":", 1)[1].strip() if lines else model
-    return f"{model}, {os.cpu_count()} cores, bf16 instructions: {'yes' if cpu_has_bf16() else 'no'}"
+    return f"{cpu_name()}, {os.cpu_count()} cores, bf16 instructions: {'yes' if cpu_has_bf16() else 'no'}"
 
 
 def main() -> None:
@@ -125,7 +120,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="append the table to docs/benchmarks.md")
     args = parser.parse_args()
     device = resolve_device(args.device)
-    name = torch.cuda.get_device_name() if device.type == "cuda" else cpu_name()
+    name = torch.cuda.get_device_name() if device.type == "cuda" else describe_cpu()
     head = (
         "| mode | batch | reference img/s | sarcolor img/s | ratio | sarcolor GFLOP/s "
         "| GFLOP/img | precision | peak GiB |"
