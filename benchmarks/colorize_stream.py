@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from sarcolor.data.synthetic import make_synthetic_dataset
 from sarcolor.inference.colorizer import Colorizer
 from sarcolor.inference.files import colorize_files, plan_outputs
+from sarcolor.synthetic import make_synthetic_dataset
 from sarcolor.training.trainer import train
 
 
@@ -41,11 +41,12 @@ def main() -> None:
         tmp = Path(tmp)
         from sarcolor.config import Config
 
-        cfg = Config()
-        cfg.data.root = str(make_synthetic_dataset(tmp / "syn", scenes_per_terrain=1, patches_per_scene=4))
-        cfg.data.num_workers, cfg.data.val_fraction, cfg.data.test_fraction = 0, 0.0, 0.0
-        cfg.model.ngf = cfg.model.ndf = 8
-        cfg.train.steps, cfg.train.batch_size = 1, 2
+        root = make_synthetic_dataset(tmp / "syn", scenes_per_terrain=1, patches_per_scene=4)
+        cfg = Config().replace(
+            data={"root": str(root), "num_workers": 0, "val_fraction": 0.0, "test_fraction": 0.0},
+            model={"ngf": 8, "ndf": 8},
+            train={"steps": 1, "batch_size": 2},
+        )
         ckpt = train(cfg, tmp / "run", progress=False, echo=lambda _: None).checkpoint
         src = tmp / "in"
         src.mkdir()

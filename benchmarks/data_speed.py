@@ -30,10 +30,12 @@ import torch
 from torch.utils.data import DataLoader
 
 from sarcolor.config import Config
+from sarcolor.data.augment import Augment
 from sarcolor.data.cache import DeviceBatches, build_cache
-from sarcolor.data.dataset import Augment, EpochBatchSampler, PairDataset, loader_options
-from sarcolor.data.discovery import discover_pairs
-from sarcolor.data.synthetic import make_synthetic_dataset
+from sarcolor.data.dataset import EpochBatchSampler, PairDataset, loader_options
+from sarcolor.data.records import Batch
+from sarcolor.data.sources import discover_pairs
+from sarcolor.synthetic import make_synthetic_dataset
 from sarcolor.training.pix2pix import Pix2Pix
 from sarcolor.training.trainer import default_workers
 
@@ -43,7 +45,9 @@ def loader_rate(root: Path, batch_size: int, workers: int, batches: int, device:
     pairs = discover_pairs(root).pairs
     dataset = PairDataset(pairs, Config().preprocess, augment=Augment())
     sampler = EpochBatchSampler(len(dataset), batch_size, 0)
-    loader = DataLoader(dataset, batch_sampler=sampler, **loader_options(workers, device))
+    loader = DataLoader(
+        dataset, batch_sampler=sampler, collate_fn=Batch.collate, **loader_options(workers, device)
+    )
     it = iter(loader)
     next(it)  # start-up of the workers is not counted
     start = time.perf_counter()
@@ -76,15 +80,14 @@ def cache_rates(
     start = time.perf_counter()
     for _ in range(batches):
         batch = next(stream)
-    float(batch["input"].sum())  # waits for the device
+    float(batch.input.sum())  # waits for the device
     full = batches * batch_size / (time.perf_counter() - start)
     stream.close()
     return build, host, full
 
 
 def train_rate(ngf: int, batch_size: int, steps: int, device: torch.device) -> float:
-    cfg = Config()
-    cfg.model.ngf = cfg.model.ndf = ngf
+    cfg = Config().replace(model={"ngf": ngf, "ndf": ngf})
     model = Pix2Pix(cfg, steps + 1, device)
     x = torch.rand(batch_size, 1, 256, 256, device=device) * 2 - 1
     y = torch.rand(batch_size, 3, 256, 256, device=device) * 2 - 1

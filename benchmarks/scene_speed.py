@@ -94,12 +94,9 @@ def make_checkpoint(path: Path, ngf: int) -> Path:
 
     from sarcolor.checkpoint import CheckpointMeta, save_checkpoint
     from sarcolor.config import Config
-    from sarcolor.training.pix2pix import build_networks
+    from sarcolor.models import build_networks
 
-    cfg = Config()
-    cfg.preprocess.bands = ["VV"]
-    cfg.preprocess.sar_scale = "db"
-    cfg.model.ngf = cfg.model.ndf = ngf
+    cfg = Config().replace(preprocess={"bands": ["VV"], "sar_scale": "db"}, model={"ngf": ngf, "ndf": ngf})
     torch.manual_seed(0)
     g, d = build_networks(cfg.validate())
     return save_checkpoint(path, CheckpointMeta(cfg, 0), {"G": g, "D": d})
@@ -112,7 +109,8 @@ def child(job: dict) -> None:
     import torch
 
     from sarcolor.inference.colorizer import Colorizer
-    from sarcolor.inference.scene import SceneOptions, colorize_scene
+    from sarcolor.inference.options import SceneOptions
+    from sarcolor.inference.scene import colorize_scene
 
     colorizer = Colorizer(job["checkpoint"], job["device"], batch_size=job["batch_size"])
     model_seconds = 0.0

@@ -31,9 +31,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from machine import cpu_name
 from reference_pix2pix import RefPix2Pix
 from sarcolor.config import Config
+from sarcolor.models import build_networks
 from sarcolor.models.fast import inference_model
 from sarcolor.runtime import cpu_has_bf16, resolve_device, resolve_precision
-from sarcolor.training.pix2pix import Pix2Pix, build_networks
+from sarcolor.training.pix2pix import Pix2Pix
 
 
 def sync(device: torch.device) -> None:
@@ -62,9 +63,7 @@ def measure(
     a = torch.rand(batch, 1, 256, 256, device=device) * 2 - 1
     b = torch.rand(batch, 3, 256, 256, device=device) * 2 - 1
     ref = RefPix2Pix(device, ngf)
-    cfg = Config()
-    cfg.model.ngf = cfg.model.ndf = ngf
-    cfg.train.precision = precision
+    cfg = Config().replace(model={"ngf": ngf, "ndf": ngf}, train={"precision": precision})
     if mode == "train":
         fast = Pix2Pix(cfg, 10**6, device)
         ref_fn = lambda: ref.train_step(a, b)  # noqa: E731

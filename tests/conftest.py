@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sarcolor.config import Config
-from sarcolor.data.synthetic import make_synthetic_dataset
+from sarcolor.synthetic import make_synthetic_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -48,19 +48,16 @@ def synthetic_v2(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def tiny_config(data_root: Path, steps: int = 4, **train) -> Config:
     """A configuration small enough for tests: ngf = ndf = 8, batch 2, no workers."""
-    cfg = Config()
-    cfg.data.root = str(data_root)
-    cfg.data.num_workers = 0
-    cfg.data.val_fraction = cfg.data.test_fraction = 0.25
-    cfg.model.ngf = cfg.model.ndf = 8
-    cfg.train.steps = steps
-    cfg.train.batch_size = 2
-    cfg.train.log_every = 2
-    cfg.train.sample_every = 2
-    cfg.train.checkpoint_every = 2
-    for key, value in train.items():
-        setattr(cfg.train, key, value)
-    return cfg.validate()
+    fast = {"steps": steps, "batch_size": 2, "log_every": 2, "sample_every": 2, "checkpoint_every": 2}
+    return (
+        Config()
+        .replace(
+            data={"root": str(data_root), "num_workers": 0, "val_fraction": 0.25, "test_fraction": 0.25},
+            model={"ngf": 8, "ndf": 8},
+            train={**fast, **train},
+        )
+        .validate()
+    )
 
 
 @pytest.fixture(scope="session")
@@ -127,12 +124,11 @@ def untrained_checkpoint(
     import torch
 
     from sarcolor.checkpoint import CheckpointMeta, save_checkpoint
-    from sarcolor.training.pix2pix import build_networks
+    from sarcolor.models import build_networks
 
-    cfg = Config()
-    cfg.preprocess.bands = list(bands)
-    cfg.preprocess.sar_scale = "db"
-    cfg.model.ngf = cfg.model.ndf = ngf
+    cfg = Config().replace(
+        preprocess={"bands": list(bands), "sar_scale": "db"}, model={"ngf": ngf, "ndf": ngf}
+    )
     torch.manual_seed(0)
     g, d = build_networks(cfg.validate())
     with torch.no_grad():

@@ -14,9 +14,12 @@ from torch.utils.data import DataLoader
 
 from sarcolor.config import Config, PreprocessConfig
 from sarcolor.data import cache as cache_module
+from sarcolor.data.augment import Augment
 from sarcolor.data.cache import CacheMismatch, DeviceBatches, build_cache, ensure_cache, open_cache
-from sarcolor.data.dataset import Augment, EpochBatchSampler, PairDataset, loader_options
-from sarcolor.data.discovery import Pair, discover_pairs
+from sarcolor.data.dataset import EpochBatchSampler, PairDataset, loader_options
+from sarcolor.data.pairs import Pair
+from sarcolor.data.records import Batch
+from sarcolor.data.sources import discover_pairs
 from sarcolor.errors import SarcolorError
 
 
@@ -33,15 +36,12 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def preprocess(**fields) -> PreprocessConfig:
-    cfg = Config().preprocess
-    for key, value in fields.items():
-        setattr(cfg, key, value)
-    return cfg
+    return Config().replace(preprocess=fields).preprocess
 
 
-def loader_batch(pairs: list[Pair], cfg: PreprocessConfig, crop: int, augment, items) -> dict:
+def loader_batch(pairs: list[Pair], cfg: PreprocessConfig, crop: int, augment, items) -> Batch:
     dataset = PairDataset(pairs, cfg, crop, augment)
-    return next(iter(DataLoader(dataset, batch_sampler=[items])))
+    return next(iter(DataLoader(dataset, batch_sampler=[items], collate_fn=Batch.collate)))
 
 
 @pytest.mark.parametrize(
@@ -64,15 +64,15 @@ def test_device_batches_equal_the_dataloader(synthetic_v2: Path, shared_cache: P
     for _ in range(2):
         items = next(sampler)
         want, got = loader_batch(pairs, cfg, crop, augment, items), batches.batch(items)
-        assert set(got) == set(want) | {"all_valid"}
-        assert got["all_valid"] == bool(want["mask"].all())  # decided without looking at the mask
-        for key, value in want.items():
+        assert type(got) is type(want) is Batch  # one record, from the cache and from the files
+        assert got.all_valid == bool(want.mask.all())  # decided without looking at the mask
+        for key, value in vars(want).items():
             if isinstance(value, torch.Tensor):  # same CPU arithmetic: exactly equal
-                assert torch.equal(got[key], value), key
+                assert torch.equal(getattr(got, key), value), key
             else:
-                assert got[key] == value, key
+                assert getattr(got, key) == value, key
     if crop > 256:
-        assert 0 < float(got["mask"].mean()) < 1
+        assert 0 < float(got.mask.mean()) < 1
 
 
 def test_iterate_reads_ahead_in_order(synthetic_v2: Path, shared_cache: Path):
@@ -84,7 +84,7 @@ def test_iterate_reads_ahead_in_order(synthetic_v2: Path, shared_cache: Path):
     streamed = batches.iterate(sampler)
     for want in expected:
         got = next(streamed)
-        assert got["name"] == want["name"] and torch.equal(got["input"], want["input"])
+        assert got.name == want.name and torch.equal(got.input, want.input)
     streamed.close()
 
 
@@ -156,7 +156,7 @@ def test_other_sizes_and_geotiff_pairs_are_refused(data: Path, tmp_path: Path):
         Image.open(path).resize((128, 128)).save(path)
     with pytest.raises(SarcolorError, match=rf"{pairs[2].s1.name}: .*128×128.*256×256"):
         build_cache(pairs, preprocess(), tmp_path / "cache", progress=False)
-    geo = Pair(Path("p/S1/x/x_VV.tif"), Path("p/S2/y/y_B04.tif"), "x", "x", kind="bigearthnet")
+    geo = Pair(Path("p/S1/x/x_VV.tif"), Path("p/S2/y/y_B04.tif"), "x", "x", source="bigearthnet")
     with pytest.raises(SarcolorError, match=r"x_VV\.tif: bigearthnet GeoTIFF pairs are not cached"):
         build_cache([geo], preprocess(), tmp_path / "cache", progress=False)
 
@@ -203,14 +203,14 @@ def test_training_from_the_cache_equals_training_from_files(synthetic_v2: Path, 
     from sarcolor.training.trainer import train
 
     plain = tiny_config(synthetic_v2, steps=3)
-    plain.data.jitter = True  # every augmentation path: jitter, crop, flips, turns
+    plain = plain.replace(data={"jitter": True})  # every augmentation path: jitter, crop, flips, turns
     assert plain.data.cache == "auto"  # auto reads files on a CPU
     files = train(plain, tmp_path / "files", progress=False, echo=lambda _: None)
     assert not (synthetic_v2 / ".sarcolor-cache").exists()
 
-    cached_cfg = tiny_config(synthetic_v2, steps=3)
-    cached_cfg.data.jitter = True
-    cached_cfg.data.cache = str(tmp_path / "cache")
+    cached_cfg = tiny_config(synthetic_v2, steps=3).replace(
+        data={"jitter": True, "cache": str(tmp_path / "cache")}
+    )
     lines: list[str] = []
     cached = train(cached_cfg, tmp_path / "cached", progress=False, echo=lines.append)
     assert any(line.startswith("decoded-pair cache:") for line in lines)

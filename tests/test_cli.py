@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from sarcolor.cli.main import main
-from sarcolor.data.discovery import discover_pairs
+from sarcolor.data.sources import discover_pairs
 from sarcolor.data.split import select_split, split_scenes
 
 FAST = "--ngf 8 --ndf 8 --workers 0 --no-progress"

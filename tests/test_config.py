@@ -34,10 +34,7 @@ def test_flags_override_yaml(tmp_path: Path):
 
 
 def test_yaml_round_trip():
-    cfg = Config()
-    cfg.model.ngf = 16
-    cfg.data.terrains = ["agri"]
-    cfg.train.steps = 7
+    cfg = Config().replace(model={"ngf": 16}, data={"terrains": ["agri"]}, train={"steps": 7})
     assert Config.from_dict(Config.from_dict(cfg.to_dict()).to_dict()) == cfg
 
 
@@ -61,11 +58,9 @@ def test_bad_yaml_is_one_clear_line(tmp_path: Path, yaml_text: str, message: str
 
 
 def test_validation():
-    cfg = Config()
-    cfg.data.val_fraction, cfg.data.test_fraction = 0.5, 0.5
+    cfg = Config().replace(data={"val_fraction": 0.5, "test_fraction": 0.5})
     with pytest.raises(SarcolorError, match="leave a train split"):
         cfg.validate()
-    cfg = Config()
-    cfg.train.steps, cfg.train.epochs = 3, 3
+    cfg = Config().replace(train={"steps": 3, "epochs": 3})
     with pytest.raises(SarcolorError, match="either --steps or --epochs"):
         cfg.validate()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sarcolor.data.discovery import discover_pairs
+from sarcolor.data.sources import discover_pairs
 from sarcolor.data.split import select_split, split_scenes
 from sarcolor.errors import SarcolorError
 
@@ -62,10 +62,10 @@ def test_kaggle_split_keeps_scenes_apart(kaggle_tree: Path, kaggle_filelist: Pat
     assert sum(map(len, sets.values())) == len(scenes)
     by_split = {k: select_split(found.pairs, split, k) for k in split}
     assert sum(map(len, by_split.values())) == 16_000
-    scene_of = {name: {p.scene for p in pairs} for name, pairs in by_split.items()}
+    scene_of = {name: {p.split_group for p in pairs} for name, pairs in by_split.items()}
     assert not (scene_of["train"] & scene_of["test"])
     # scene 115 is filed under agri and grassland: both halves must land in one split
-    both = [p for p in found.pairs if p.scene == "ROIs1970_fall_115"]
+    both = [p for p in found.pairs if p.split_group == "ROIs1970_fall_115"]
     assert {p.terrain for p in both} == {"agri", "grassland"}
     assert len({k for k, v in split.items() if "ROIs1970_fall_115" in v}) == 1
     assert all(len(v) > 0 for v in by_split.values())
@@ -78,7 +78,7 @@ def test_data_root_may_be_root_v2_or_terrain(real_sen12: Path):
     assert len(discover_pairs(real_sen12).pairs) == 2
     agri = discover_pairs(real_sen12 / "agri")
     assert [p.name for p in agri.pairs] == ["ROIs1868_summer_59_p30"]
-    assert agri.pairs[0].terrain == "agri" and agri.pairs[0].scene == "ROIs1868_summer_59"
+    assert agri.pairs[0].terrain == "agri" and agri.pairs[0].split_group == "ROIs1868_summer_59"
 
 
 def test_pairs_by_token_not_by_sort_order(tmp_path: Path):
@@ -112,7 +112,7 @@ def test_original_sen12_layout(tmp_path: Path):
     touch(tmp_path / "ROIs1158_spring" / "s1_1" / "ROIs1158_spring_s1_1_p9.png")
     found = discover_pairs(tmp_path)
     assert found.layout == "sen12"
-    assert [(p.scene, p.patch) for p in found.pairs] == [
+    assert [(p.split_group, p.patch) for p in found.pairs] == [
         ("ROIs1158_spring_1", 1),
         ("ROIs1158_spring_1", 2),
         ("ROIs2017_winter_22", 5),
@@ -131,7 +131,7 @@ def test_generic_a_b_layout(tmp_path: Path):
     assert found.layout == "generic"
     assert [(p.s1.name, p.s2.name) for p in found.pairs] == [("x.png", "x.png"), ("y.png", "y.png")]
     assert [p.name for p in found.unpaired] == ["only_a.png", "only_b.png"]
-    assert {p.scene for p in found.pairs} == {"x", "y"}  # no scene info: each file is its own
+    assert {p.split_group for p in found.pairs} == {"x", "y"}  # no scene info: each file is its own
 
 
 def test_missing_or_unknown_folders_give_clear_errors(tmp_path: Path):

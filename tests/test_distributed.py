@@ -18,7 +18,7 @@ from conftest import tiny_config
 from sarcolor.checkpoint import list_checkpoints, read_meta
 from sarcolor.data.dataset import EpochBatchSampler
 from sarcolor.errors import SarcolorError
-from sarcolor.models import PatchDiscriminator, UNetGenerator
+from sarcolor.models import PatchDiscriminator, UNetGenerator, build_networks
 from sarcolor.training.distributed import (
     ShardedBatchSampler,
     SyncBatchNorm2d,
@@ -26,7 +26,6 @@ from sarcolor.training.distributed import (
     convert_sync_batchnorm,
     fingerprint,
 )
-from sarcolor.training.pix2pix import build_networks
 from sarcolor.training.trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,9 +65,7 @@ TOLERANCE = 0.1
 
 def _config(data: Path, steps: int):
     cfg = tiny_config(data, steps=steps, batch_size=4, checkpoint_every=STEPS_DDP, keep_checkpoints=5)
-    cfg.model.dropout = 0.0
-    cfg.train.sync_bn = True
-    return cfg
+    return cfg.replace(model={"dropout": 0.0}, train={"sync_bn": True})
 
 
 def _parameters(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -12,10 +12,11 @@ from PIL import Image
 from sarcolor.checkpoint import read_meta, resolve_checkpoint
 from sarcolor.cli.main import main
 from sarcolor.config import Config
-from sarcolor.data.discovery import discover_pairs
+from sarcolor.data.sources import discover_pairs
 from sarcolor.data.split import select_split, split_scenes
 from sarcolor.errors import SarcolorError
-from sarcolor.evaluation.evaluate import aggregate, evaluate, evaluate_predictions
+from sarcolor.evaluation.evaluate import evaluate, evaluate_predictions
+from sarcolor.evaluation.scores import aggregate
 
 PALETTE = np.random.default_rng(0).integers(0, 256, (256, 3), dtype=np.uint8)  # colour of each SAR level
 
@@ -118,7 +119,9 @@ def test_holdout_terrain_and_season(level_coded: Path):
 def test_checkpoint_scores_equal_its_saved_predictions_scored_as_files(tiny_run: Path, tmp_path: Path):
     meta = read_meta(resolve_checkpoint(tiny_run))
     train = select_split(discover_pairs(meta.config.data.root).pairs, meta.split, "train")
-    assert len(meta.stats["lut"]) == 256 and set(meta.stats["terrain_rgb"]) == {p.terrain for p in train}
+    assert len(meta.baselines["lut"]) == 256 and set(meta.baselines["terrain_rgb"]) == {
+        p.terrain for p in train
+    }
     direct = evaluate(
         tiny_run, device="cpu", predictions_dir=tmp_path / "pred", perceptual=False, progress=False
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +21,8 @@ from conftest import shared_path, tiny_config
 from sarcolor.checkpoint import read_meta, resolve_checkpoint
 from sarcolor.cli.main import main
 from sarcolor.config import PreprocessConfig
-from sarcolor.data.dataset import PairDataset, load_sample
-from sarcolor.data.discovery import discover_pairs
+from sarcolor.data.dataset import PairDataset
+from sarcolor.data.sources import discover_pairs, load_sample
 from sarcolor.errors import SarcolorError
 from sarcolor.training.pix2pix import masked_l1
 from sarcolor.training.trainer import train
@@ -58,8 +59,8 @@ def test_bigearthnet_real_folder_pairs_through_metadata(bigearthnet: Path, tmp_p
         assert pair.s1.name == f"{pair.name}_VV.tif" and pair.s2.parent.name == meta["corresponding_s2_patch"]
         with rasterio.open(pair.s1) as a, rasterio.open(pair.s2) as b:
             assert a.bounds == b.bounds  # the partner covers the same ground
-        assert pair.scene == pair.name.rsplit("_", 2)[0]  # acquisition + tile: one split
-    assert len({p.scene for p in found.pairs}) == 2
+        assert pair.split_group == pair.name.rsplit("_", 2)[0]  # acquisition + tile: one split
+    assert len({p.split_group for p in found.pairs}) == 2
 
     # partners rotated in the metadata, one metadata file gone: pairing follows the metadata only
     copy = shutil.copytree(bigearthnet, tmp_path / "ben")
@@ -128,7 +129,7 @@ def test_optical_stretch_offsets_and_nodata(tmp_path: Path):
         root = _scene_dir(tmp_path / name, np.full((3, 300, 300), 2500, np.uint16), **kw)
         _, rgb, _ = load_sample(discover_pairs(root).pairs[0], cfg)
         assert torch.allclose(rgb, torch.full_like(rgb, 0.5), atol=1e-6), name
-    cfg.s2_max_reflectance = 0.25  # the stretch is the configured one
+    cfg = replace(cfg, s2_max_reflectance=0.25)  # the stretch is the configured one
     _, rgb, _ = load_sample(discover_pairs(tmp_path / "tag" / "scenes").pairs[0], cfg)
     assert torch.allclose(rgb, torch.full_like(rgb, 0.6), atol=1e-6)
 
@@ -153,7 +154,7 @@ def test_optical_scene_on_another_crs_is_warped_onto_the_sar_grid(tmp_path: Path
     )
 
     pairs = {p.window[:2]: p for p in discover_pairs(root).pairs}
-    assert len(pairs) == 9 and {p.scene for p in pairs.values()} == {"a_b0_0"}  # one 1024 split block
+    assert len(pairs) == 9 and {p.split_group for p in pairs.values()} == {"a_b0_0"}  # one 1024 split block
     cfg = PreprocessConfig(sar_scale="db")
     sar_w, rgb, valid = load_sample(pairs[256, 256], cfg)  # window rows/cols 256–511: square at 44–83
     assert torch.allclose(sar_w[0, 44:84, 44:84], torch.tensor(23 / 25))
@@ -173,17 +174,17 @@ def test_small_patches_are_padded_with_a_mask(bigearthnet: Path):
     cfg = PreprocessConfig(bands=["VV", "VH"], sar_scale="db")
     source, rgb, _ = load_sample(pair, cfg)
     item = PairDataset([pair], cfg, 256)[0]
-    mask = item["mask"][0]
-    assert item["input"].shape == (2, 256, 256) and mask.sum() == 120 * 120
+    mask = item.mask[0]
+    assert item.input.shape == (2, 256, 256) and mask.sum() == 120 * 120
     assert mask[68:188, 68:188].all()  # centred: 68 + 120 + 68
-    assert torch.equal(item["input"][:, 68:188, 68:188], source * 2 - 1)
-    assert torch.equal(item["rgb"][:, 68:188, 68:188], rgb)
-    assert torch.equal(item["rgb"][:, 67], item["rgb"][:, 69])  # mirrored, not black or stretched
+    assert torch.equal(item.input[:, 68:188, 68:188], source * 2 - 1)
+    assert torch.equal(item.rgb[:, 68:188, 68:188], rgb)
+    assert torch.equal(item.rgb[:, 67], item.rgb[:, 69])  # mirrored, not black or stretched
 
     fake = torch.rand(1, 3, 256, 256) * 2 - 1
-    target = item["target"][None]
+    target = item.target[None]
     inside = F.l1_loss(fake[..., 68:188, 68:188], target[..., 68:188, 68:188])
-    assert torch.allclose(masked_l1(fake, target, item["mask"][None]), inside)
+    assert torch.allclose(masked_l1(fake, target, item.mask[None]), inside)
     ones = torch.ones(1, 1, 256, 256)
     assert torch.allclose(masked_l1(fake, target, ones), F.l1_loss(fake, target), rtol=1e-6)
 
@@ -217,7 +218,6 @@ def test_train_on_bigearthnet_through_the_cli(bigearthnet: Path, tmp_path: Path,
 
 
 def test_png_layouts_take_one_band_only(real_sen12: Path, tmp_path: Path):
-    cfg = tiny_config(real_sen12, steps=1)
-    cfg.preprocess.bands = ["VV", "VH"]
+    cfg = tiny_config(real_sen12, steps=1).replace(preprocess={"bands": ["VV", "VH"]})
     with pytest.raises(SarcolorError, match="image files hold one SAR band"):
         train(cfg, tmp_path / "run", progress=False, echo=lambda _: None)

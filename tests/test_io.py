@@ -10,8 +10,9 @@ import pytest
 import rasterio.errors  # noqa: F401  (named in a warning filter)
 from PIL import Image
 
-from sarcolor.data.io import atomic_write, read_image, write_rgb_png
+from sarcolor.data.io import read_image, write_rgb_png
 from sarcolor.errors import SarcolorError
+from sarcolor.outputs import atomic_write
 
 
 def gradient(h: int = 20, w: int = 30) -> np.ndarray:

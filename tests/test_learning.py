@@ -10,9 +10,9 @@ import torch
 
 from conftest import tiny_config
 from sarcolor.data.preprocess import decode_output, encode_input
-from sarcolor.data.synthetic import make_synthetic_dataset, render_scene
 from sarcolor.evaluation.evaluate import evaluate
 from sarcolor.inference.colorizer import Colorizer
+from sarcolor.synthetic import make_synthetic_dataset, render_scene
 from sarcolor.training.trainer import train
 
 pytestmark = pytest.mark.slow
@@ -33,7 +33,7 @@ def learned(tmp_path_factory: pytest.TempPathFactory) -> Path:
         checkpoint_every=150,
         lr_decay_fraction=0.3,
     )
-    cfg.data.num_workers = 1
+    cfg = cfg.replace(data={"num_workers": 1})
     return train(cfg, root.parent / "run", progress=False, echo=lambda _: None).checkpoint
 
 

@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from sarcolor.data.discovery import SENSOR_TOKEN, discover_pairs
 from sarcolor.data.io import read_image
+from sarcolor.data.sources import discover_pairs
+from sarcolor.data.sources.naming import SENSOR_TOKEN
 from sarcolor.errors import SarcolorError
 from sarcolor.inference.tiling import Blender, blend_window, plan_tiles
 

@@ -17,7 +17,8 @@ from sarcolor.data.io import read_image
 from sarcolor.data.preprocess import decode_output, encode_input
 from sarcolor.errors import SarcolorError
 from sarcolor.inference.colorizer import Colorizer
-from sarcolor.inference.scene import SceneOptions, colorize_scene
+from sarcolor.inference.options import SceneOptions
+from sarcolor.inference.scene import colorize_scene
 from sarcolor.inference.tiling import tile_starts
 from sarcolor.sar.radiometry import db_to_uint8, detect_scale, uint8_to_db
 

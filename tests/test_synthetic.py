@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sarcolor.data import synthetic as syn
+from sarcolor import synthetic as syn
 
 NAME_RE = re.compile(r"^(ROIs\d+)_(spring|summer|fall|winter)_(s1|s2)_(\d+)_p(\d+)\.png$")
 

@@ -20,7 +20,8 @@ from sarcolor.checkpoint import (
 )
 from sarcolor.data.dataset import EpochBatchSampler
 from sarcolor.errors import SarcolorError
-from sarcolor.training.pix2pix import NonFiniteLossError, Pix2Pix, build_networks, lr_factor
+from sarcolor.models import build_networks
+from sarcolor.training.pix2pix import NonFiniteLossError, Pix2Pix, lr_factor
 from sarcolor.training.trainer import train
 
 quiet = {"progress": False, "echo": lambda _: None}
@@ -57,7 +58,7 @@ def test_checkpoint_holds_everything_needed_to_colorize(tiny_run: Path):
     assert ckpt.name == "step_0000004.safetensors"
     meta = read_meta(ckpt)
     assert meta.step == 4 and meta.config.model.ngf == 8
-    assert meta.config.preprocess.input == "sar" and len(meta.stats["mean_rgb"]) == 3
+    assert meta.config.preprocess.input == "sar" and len(meta.baselines["mean_rgb"]) == 3
     assert set(meta.split) == {"train", "val", "test"}
     with safe_open(str(ckpt), framework="pt") as f:
         keys = set(f.keys())
@@ -140,9 +141,8 @@ def test_precision_choice(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_bf16_training_step_on_cpu_gives_finite_losses(synthetic_v2: Path):
-    cfg = tiny_config(synthetic_v2)
-    cfg.model.ngf = cfg.model.ndf = 2  # bf16 convolutions are emulated on this CPU: keep it tiny
-    cfg.train.precision = "bf16"
+    # bf16 convolutions are emulated on CPUs without bf16 instructions: keep it tiny
+    cfg = tiny_config(synthetic_v2).replace(model={"ngf": 2, "ndf": 2}, train={"precision": "bf16"})
     model = Pix2Pix(cfg, 10, torch.device("cpu"))
     x, y = torch.rand(2, 1, 256, 256) * 2 - 1, torch.rand(2, 3, 256, 256) * 2 - 1
     losses = model.train_step(x, y, 0)

@@ -26,8 +26,8 @@ from conftest import write_geotiff
 from sarcolor.checkpoint import resolve_checkpoint
 from sarcolor.cli.main import main
 from sarcolor.data.dataset import PairDataset
-from sarcolor.data.discovery import discover_pairs
 from sarcolor.data.io import read_image
+from sarcolor.data.sources import discover_pairs
 from sarcolor.data.split import select_split, split_scenes
 from sarcolor.errors import SarcolorError
 
@@ -329,7 +329,7 @@ def test_a_file_going_bad_mid_epoch_is_skipped(synthetic_v2: Path, tmp_path: Pat
         strict[3]
     lenient = PairDataset(pairs, PreprocessConfig(), skip_bad=True)
     item = lenient[3]
-    assert item["index"] == 4 and str(pairs[3].s1) in item["skipped"] and lenient[2]["skipped"] == ""
+    assert item.index == 4 and str(pairs[3].s1) in item.skipped and lenient[2].skipped == ""
 
 
 def test_a_large_image_is_tiled_not_resized(tiny_run: Path, tmp_path: Path):
@@ -369,10 +369,10 @@ def test_colorize_checks_outputs_and_streams_past_bad_files(
     a_file.write_text("")
     assert cli(f"colorize {src / 'img0.png'} --checkpoint {tiny_run} --out {a_file / 'sub'}") == 2
     one_line_error(capsys, str(a_file))
-    import sarcolor.inference.files as files  # a nearly full disk, as the OS would report it
+    import sarcolor.outputs as outputs  # a nearly full disk, as the OS would report it
 
     monkeypatch.setattr(
-        files.shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**9, 10**9 - 100, 100)
+        outputs.shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**9, 10**9 - 100, 100)
     )
     assert cli(f"colorize {src / 'img0.png'} --checkpoint {tiny_run} --out {tmp_path / 'o3'}") == 2
     one_line_error(capsys, "GB free, the outputs may need")
@@ -383,10 +383,10 @@ def test_training_refuses_unusable_output_locations(synthetic_v2: Path, tmp_path
     a_file.write_text("")
     assert cli(f"train --data {synthetic_v2} --out {a_file} --steps 1 {TINY}") == 2
     one_line_error(capsys, str(a_file))
-    import sarcolor.training.trainer as trainer
+    import sarcolor.outputs as outputs
 
     monkeypatch.setattr(
-        trainer.shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**9, 10**9 - 1000, 1000)
+        outputs.shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**9, 10**9 - 1000, 1000)
     )
     assert cli(f"train --data {synthetic_v2} --out {tmp_path / 'r'} --steps 1 {TINY}") == 2
     one_line_error(capsys, "checkpoints need about")

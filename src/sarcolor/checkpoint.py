@@ -5,12 +5,15 @@ A checkpoint ``RUN_DIR/checkpoints/step_0001000.safetensors`` holds
 * tensors ``G.*`` and ``D.*`` (state dicts), ``optim.G.*`` / ``optim.D.*`` (Adam moments),
   ``rng.torch`` (the CPU generator state) and ``rng.cuda.N`` when CUDA is used;
 * string metadata: ``format``, ``config`` (JSON of :class:`~sarcolor.config.Config`),
-  ``step``, ``split`` (scene ids per split), ``stats`` (e.g. the mean training colour), ``run``
-  (how the run was executed: processes, the replicas' weight fingerprints) and the JSON parts
-  of the optimizer states.
+  ``step``, ``split`` (split group ids per split, :class:`~sarcolor.data.split.Split`),
+  ``baselines`` (the parameters of :class:`~sarcolor.evaluation.baselines.Baselines`), ``training`` (which
+  training pairs were used and left out), ``run`` (how the run was executed: processes, the
+  replicas' weight fingerprints) and the JSON parts of the optimizer states. Checkpoints
+  written before baselines had their own key hold them, with the bookkeeping, in ``stats``;
+  they are read the same.
 
 Inference reads only ``G.*`` and the metadata, so a checkpoint alone is enough to colorize.
-Writes go through :func:`~sarcolor.data.io.atomic_write`: a crash never leaves a broken file
+Writes go through :func:`~sarcolor.outputs.atomic_write`: a crash never leaves a broken file
 under a checkpoint's name.
 """
 
@@ -28,22 +31,43 @@ from safetensors.torch import save_file
 from torch import nn
 
 from sarcolor.config import Config
-from sarcolor.data.io import atomic_write
-from sarcolor.errors import SarcolorError
+from sarcolor.data.split import Split
+from sarcolor.errors import SarcolorError, first_line
+from sarcolor.outputs import atomic_write
 
 FORMAT = "sarcolor-checkpoint/1"
 CHECKPOINT_DIR = "checkpoints"
 _STEP_NAME = re.compile(r"^step_(\d+)\.safetensors$")
 
 
-@dataclass
+@dataclass(frozen=True)
+class TrainingPairs:
+    """Which training pairs a run learned from: their number, and the unreadable ones left out
+    (they stay out on resume, so the batch order continues exactly)."""
+
+    used: int = 0
+    excluded: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"train_pairs": self.used, "excluded_pairs": self.excluded}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> TrainingPairs:
+        used, excluded = value.get("train_pairs", 0), value.get("excluded_pairs", [])
+        if not isinstance(used, int) or not isinstance(excluded, list):
+            raise ValueError("training pairs must be a count and a list of names")
+        return cls(used, [str(n) for n in excluded])
+
+
+@dataclass(frozen=True)
 class CheckpointMeta:
     """The metadata part of a checkpoint."""
 
     config: Config
     step: int
-    split: dict[str, list[str]] = field(default_factory=dict)
-    stats: dict[str, Any] = field(default_factory=dict)
+    split: Split = field(default_factory=Split)
+    baselines: dict[str, Any] = field(default_factory=dict)  # sarcolor.evaluation.baselines.Baselines
+    training: TrainingPairs = field(default_factory=TrainingPairs)
     run: dict[str, Any] = field(default_factory=dict)  # e.g. world_size, replica_fingerprints
 
 
@@ -93,10 +117,12 @@ def save_checkpoint(
         "format": FORMAT,
         "config": meta.config.to_json(),
         "step": str(meta.step),
-        "split": json.dumps(meta.split),
-        "stats": json.dumps(meta.stats),
+        "split": json.dumps(meta.split.to_json()),
+        "training": json.dumps(meta.training.to_json()),
         "run": json.dumps(meta.run),
     }
+    if meta.baselines:
+        metadata["baselines"] = json.dumps(meta.baselines)
     for prefix, module in modules.items():
         for key, value in module.state_dict().items():
             tensors[f"{prefix}.{key}"] = value.detach().cpu().contiguous()
@@ -207,13 +233,28 @@ def _meta(path: Path, metadata: dict[str, str]) -> CheckpointMeta:
     if metadata.get("format") != FORMAT:
         raise SarcolorError(f"{path}: not a sarcolor checkpoint (format {metadata.get('format')!r})")
     try:
-        config = Config.from_dict(json.loads(metadata["config"]), source=str(path)).validate()
+        values = json.loads(metadata["config"])
+        if not isinstance(values, dict):
+            raise ValueError("config is not a mapping")
+        config = Config.from_dict(values, source=str(path)).validate(str(path))
+        step = json.loads(metadata["step"])
+        if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+            raise ValueError(f"step must be a non-negative integer, got {metadata['step']!r}")
+        stats = json.loads(metadata.get("stats", "{}"))  # before baselines had their own key
+        baselines = json.loads(metadata["baselines"]) if "baselines" in metadata else stats
+        training = json.loads(metadata["training"]) if "training" in metadata else stats
+        run = json.loads(metadata.get("run", "{}"))
+        if not all(isinstance(v, dict) for v in (stats, baselines, training, run)):
+            raise ValueError("stats, baselines, training and run must be mappings")
         return CheckpointMeta(
             config=config,
-            step=int(metadata["step"]),
-            split=json.loads(metadata.get("split", "{}")),
-            stats=json.loads(metadata.get("stats", "{}")),
-            run=json.loads(metadata.get("run", "{}")),
+            step=step,
+            split=Split.from_json(json.loads(metadata.get("split", "{}")), path),
+            baselines={k: baselines[k] for k in ("mean_rgb", "terrain_rgb", "lut") if k in baselines},
+            training=TrainingPairs.from_json(training),
+            run=run,
         )
-    except (KeyError, ValueError) as exc:
-        raise SarcolorError(f"{path}: damaged checkpoint metadata ({exc})") from None
+    except KeyError as exc:
+        raise SarcolorError(f"{path}: damaged checkpoint metadata (no {exc.args[0]})") from None
+    except ValueError as exc:
+        raise SarcolorError(f"{path}: damaged checkpoint metadata ({first_line(exc)})") from None

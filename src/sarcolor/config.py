@@ -1,24 +1,28 @@
-"""Run configuration as nested dataclasses.
+"""Run configuration as frozen, nested dataclasses; every option is declared once, here.
 
 A :class:`Config` is built from defaults, then a YAML file (``--config``), then command-line
-flags (flags win). It is printed at the start of training, written to ``RUN_DIR/config.yaml``
-and stored inside every checkpoint, so a checkpoint alone is enough to colorize correctly.
+flags (flags win); it is never changed in place (``cfg.replace(train={"steps": 5})``). It is
+printed at the start of training, written to ``RUN_DIR/config.yaml`` and stored inside every
+checkpoint, so a checkpoint alone is enough to colorize correctly.
+
+Each field is made with :func:`sarcolor.options.option`: its help text, range and whether it
+may change on ``--resume`` live on the field, and ``sarcolor train --help`` is derived from it
+(:mod:`sarcolor.cli.options`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal, get_args
 
-import yaml
-
-from sarcolor.errors import SarcolorError, first_line
+from sarcolor.errors import SarcolorError
+from sarcolor.options import check_fields, field_named, flag_of, from_mapping, option, option_of, to_plain
 from sarcolor.sar.radiometry import SarScale, band_ranges
-from sarcolor.sar.speckle import parse_despeckle
+from sarcolor.sar.speckle import FILTERS, parse_despeckle
+from sarcolor.textfiles import read_yaml
 
 InputMode = Literal["sar", "optical-l"]
 TargetMode = Literal["rgb", "lab", "ab"]
@@ -28,54 +32,101 @@ OnNonFinite = Literal["stop", "skip"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 CompileMode = Literal["auto", "on", "off"]
 DEVICES: tuple[str, ...] = get_args(DeviceName)
-
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 INPUT_MODES: tuple[str, ...] = get_args(InputMode)
 TARGET_MODES: tuple[str, ...] = get_args(TargetMode)
+DEFAULT_EPOCHS = 10  # when neither --steps nor --epochs is given
+
+DEVICE_HELP = "where the networks run; auto: CUDA when available, else the CPU"
+PRECISION_HELP = (
+    "number format of the generator's forward pass; auto: bf16 on CUDA (fp16 on GPUs without bf16) "
+    "and on CPUs with bf16 instructions (AVX-512-BF16, AMX), fp32 on other CPUs, where bf16 is "
+    "emulated and slow (outputs stay within ~1 level of 255 of fp32)"
+)
+BAD_SAMPLE_HELP = (
+    "error: stop at unreadable files (training checks every file first and lists them all); "
+    "skip: leave them out, report them and go on"
+)
 
 
-@dataclass
+def tri_state(text: str) -> bool | None:
+    """``auto`` → ``None``, ``on`` → ``True``, ``off`` → ``False`` (command-line values)."""
+    table = {"auto": None, "on": True, "off": False}
+    if text not in table:
+        raise ValueError(f"expected auto, on or off, got {text!r}")
+    return table[text]
+
+
+def db_range_pair(text: str) -> list[float]:
+    """``-25,0`` → ``[-25.0, 0.0]`` (a ``--db-range`` value)."""
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise ValueError(f"expected LOW,HIGH in dB, e.g. -25,0; got {text!r}")
+    return [float(p) for p in parts]
+
+
+@dataclass(frozen=True)
 class PreprocessConfig:
-    """How images become network tensors and back (see :mod:`sarcolor.data.preprocess`).
+    """How images become network tensors and back (see :mod:`sarcolor.data.preprocess`)."""
 
-    Attributes:
-        input: ``sar`` — the Sentinel-1 image as grey, scaled to [-1, 1]; ``optical-l`` — the
-            CIE L* channel of the Sentinel-2 image (the founding description's LAB mode).
-        target: ``rgb`` — predict sRGB; ``lab`` — predict L*a*b*; ``ab`` — predict a*b* and
-            recombine with the input L* (only with ``input='optical-l'``).
-        bands: the SAR bands fed to the generator, one input channel each (``["VV"]``, or
-            ``["VV", "VH"]`` for a two-channel model; GeoTIFF data only for more than one).
-        sar_scale: what the training SAR files hold (:mod:`sarcolor.sar.radiometry`); ``auto``
-            is decided from the first training file and stored decided.
-        db_ranges: the dB range ``[low, high]`` of each band; empty: VV [-25, 0], VH [-32.5, 0].
-        calibration: K in ``dB = 20·log10(DN / K)`` for amplitude data.
-        despeckle: a speckle filter ``NAME[:window[:looks]]`` applied to the SAR input at
-            training and colorizing alike (:mod:`sarcolor.sar.speckle`), or ``None``.
-        s2_max_reflectance: Sentinel-2 reflectance shown as full white: RGB = clip(ρ / this, 0, 1)
-            for GeoTIFF targets (reflectance ρ = (DN + offset) / 10000).
-    """
+    input: InputMode = option(
+        "sar",
+        help="the generator's input: sar, the Sentinel-1 image; optical-l, the CIE L* channel of the "
+        "optical image (the founding description's LAB idea)",
+    )
+    target: TargetMode = option(
+        "rgb", help="what the generator predicts: sRGB, L*a*b*, or a*b* recombined with L* (optical-l)"
+    )
+    bands: list[str] = option(
+        default_factory=lambda: ["VV"],
+        flag="--band",
+        metavar="NAME",
+        help="SAR band(s) the model takes, one input channel each; repeat for VV+VH (GeoTIFF data)",
+    )
+    sar_scale: SarScale = option(
+        "auto",
+        help="what the training SAR files hold; auto decides from the first file's data type and "
+        "values, says so, and stores the decision",
+    )
+    db_ranges: list[list[float]] = option(
+        default_factory=list,
+        flag="--db-range",
+        metavar="LOW,HIGH",
+        parse=db_range_pair,
+        help="dB range of each band, in band order; repeat per band",
+        default_text="VV -25,0 and VH -32.5,0",
+    )
+    calibration: float = option(
+        1.0, low=0.0, low_open=True, metavar="K", help="amplitude data: dB = 20·log10(DN / K)"
+    )
+    despeckle: str | None = option(
+        None,
+        metavar="NAME[:WINDOW[:LOOKS]]",
+        help=f"speckle filter of the SAR input at training and colorizing alike: {', '.join(FILTERS)}; "
+        "e.g. lee:7",
+        default_text="none",
+    )
+    s2_max_reflectance: float = option(
+        0.3,
+        low=0.0,
+        low_open=True,
+        metavar="RHO",
+        help="Sentinel-2 reflectance shown as full white: RGB = clip(ρ / RHO, 0, 1) (GeoTIFF targets)",
+    )
 
-    input: InputMode = "sar"
-    target: TargetMode = "rgb"
-    bands: list[str] = field(default_factory=lambda: ["VV"])
-    sar_scale: SarScale = "auto"
-    db_ranges: list[list[float]] = field(default_factory=list)
-    calibration: float = 1.0
-    despeckle: str | None = None
-    s2_max_reflectance: float = 0.3
-
-    def validate(self) -> None:
-        _check_choice("preprocess.input", self.input, INPUT_MODES)
-        _check_choice("preprocess.target", self.target, TARGET_MODES)
+    def validate(self, source: str = "configuration") -> None:
+        check_fields(self, source, "preprocess.")
         if self.target == "ab" and self.input != "optical-l":
-            raise SarcolorError("--target ab needs --input optical-l (a*b* is recombined with L*)")
-        if not self.bands or len(set(b.upper() for b in self.bands)) != len(self.bands):
-            raise SarcolorError(f"preprocess.bands must name distinct bands, got {self.bands}")
+            raise SarcolorError(f"{source}: --target ab needs --input optical-l (a*b* is recombined with L*)")
+        if not self.bands or len({b.upper() for b in self.bands}) != len(self.bands):
+            raise SarcolorError(f"{source}: preprocess.bands must name distinct bands, got {self.bands}")
         if self.input != "sar" and len(self.bands) != 1:
-            raise SarcolorError("several --band inputs need --input sar")
-        band_ranges(self.bands, self.db_ranges)
-        if self.calibration <= 0 or self.s2_max_reflectance <= 0:
-            raise SarcolorError("preprocess.calibration and preprocess.s2_max_reflectance must be > 0")
-        parse_despeckle(self.despeckle)
+            raise SarcolorError(f"{source}: several --band inputs need --input sar")
+        try:
+            band_ranges(self.bands, self.db_ranges)
+            parse_despeckle(self.despeckle)
+        except SarcolorError as exc:
+            raise SarcolorError(f"{source}: {exc}") from None
 
     @property
     def in_channels(self) -> int:
@@ -91,120 +142,185 @@ class PreprocessConfig:
         return 2 if self.target == "ab" else 3
 
 
-@dataclass
+@dataclass(frozen=True)
 class DataConfig:
     """Where the pairs are and how they are split and augmented."""
 
-    root: str = ""
-    terrains: list[str] = field(default_factory=list)  # empty: every terrain
-    val_fraction: float = 0.1
-    test_fraction: float = 0.1
-    split_seed: int = 0
-    holdout_terrain: str | None = None  # every scene of this terrain goes to test, none to training
-    holdout_season: str | None = None  # likewise for a season (spring, summer, fall, winter)
-    crop_size: int = 256
-    flip: bool = True
-    rotate90: bool = True
-    jitter: bool = False  # pix2pix: resize to 286 then random-crop 256
-    num_workers: int = -1  # -1: choose from the CPU count
-    on_bad_sample: OnBadSample = "error"  # error: check every file first; skip: leave bad pairs out
-    # decoded uint8 cache (sarcolor.data.cache): off | on | auto (on for CUDA + 8-bit image
-    # pairs) | a folder for it (default <data root>/.sarcolor-cache)
-    cache: str = "auto"
+    root: str = option(
+        "",
+        flag="--data",
+        metavar="DIR",
+        resumable=True,
+        help="dataset folder (any layout `sarcolor data` accepts)",
+        default_text="none",
+    )
+    terrains: list[str] = option(
+        default_factory=list,
+        flag="--terrain",
+        metavar="NAME",
+        help="train on this terrain only; repeat for several",
+        default_text="every terrain",
+    )
+    val_fraction: float = option(
+        0.1, low=0.0, high=1.0, high_open=True, group="split", help="share of pairs in validation scenes"
+    )
+    test_fraction: float = option(
+        0.1, low=0.0, high=1.0, high_open=True, group="split", help="share of pairs in test scenes"
+    )
+    split_seed: int = option(0, group="split", help="seed of the split by scene")
+    holdout_terrain: str | None = option(
+        None,
+        metavar="NAME",
+        group="split",
+        help="every scene of this terrain is the test split, none is trained on",
+        default_text="none",
+    )
+    holdout_season: str | None = option(
+        None,
+        metavar="NAME",
+        group="split",
+        help="every scene of this season (spring, summer, fall, winter) is the test split",
+        default_text="none",
+    )
+    crop_size: int = option(256, low=256, help="side of the square training crops, a multiple of 256")
+    flip: bool = option(True, flag="--no-flip", help="no random flips of both images")
+    rotate90: bool = option(True, flag="--no-rotate", help="no random 90° rotations")
+    jitter: bool = option(False, help="pix2pix's resize-to-286 and random-crop-256 augmentation")
+    num_workers: int = option(
+        -1,
+        low=-1,
+        flag="--workers",
+        resumable=True,
+        help="data-loading processes; -1: half the CPUs, 1–4",
+    )
+    on_bad_sample: OnBadSample = option("error", resumable=True, help=BAD_SAMPLE_HELP)
+    cache: str = option(
+        "auto",
+        metavar="{auto,on,off,DIR}",
+        resumable=True,
+        help="decoded uint8 cache of 8-bit image pairs, memory-mapped and augmented on the device; "
+        "auto: on CUDA only; DIR: keep it there (on: DATA/.sarcolor-cache)",
+    )
 
-    def validate(self) -> None:
-        for name in ("val_fraction", "test_fraction"):
-            value = getattr(self, name)
-            if not 0.0 <= value < 1.0:
-                raise SarcolorError(f"data.{name} must be in [0, 1), got {value}")
+    def validate(self, source: str = "configuration") -> None:
+        check_fields(self, source, "data.")
         if self.val_fraction + self.test_fraction >= 1.0:
-            raise SarcolorError("data.val_fraction + data.test_fraction must leave a train split")
-        _check_choice("data.on_bad_sample", self.on_bad_sample, get_args(OnBadSample))
-        if self.crop_size < 256 or self.crop_size % 256:
-            raise SarcolorError(f"data.crop_size must be a multiple of 256, got {self.crop_size}")
+            raise SarcolorError(f"{source}: data.val_fraction + data.test_fraction must leave a train split")
+        if self.crop_size % 256:
+            raise SarcolorError(f"{source}: data.crop_size must be a multiple of 256, got {self.crop_size}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelConfig:
     """Network widths. The architecture itself is fixed (U-Net-256 + 70×70 PatchGAN)."""
 
-    ngf: int = 64
-    ndf: int = 64
-    dropout: float = 0.5  # on the generator's first three up blocks; 0 as the reference's --no_dropout
+    ngf: int = option(64, low=1, high=512, help="generator base width")
+    ndf: int = option(64, low=1, high=512, help="discriminator base width")
+    dropout: float = option(
+        0.5,
+        low=0.0,
+        high=1.0,
+        high_open=True,
+        help="dropout of the generator's first three up blocks (0 as pix2pix's --no_dropout)",
+    )
 
-    def validate(self) -> None:
-        for name in ("ngf", "ndf"):
-            value = getattr(self, name)
-            if not 1 <= value <= 512:
-                raise SarcolorError(f"model.{name} must be in [1, 512], got {value}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise SarcolorError(f"model.dropout must be in [0, 1), got {self.dropout}")
+    def validate(self, source: str = "configuration") -> None:
+        check_fields(self, source, "model.")
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     """Optimisation, logging and checkpointing."""
 
-    steps: int | None = None
-    epochs: int | None = None
-    batch_size: int = 8
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    lambda_l1: float = 100.0
-    lr_decay_fraction: float = 0.0  # linear decay to 0 over this last fraction of the steps
-    seed: int = 0
-    device: DeviceName = "auto"
-    log_every: int = 10
-    sample_every: int = 200
-    checkpoint_every: int = 500
-    keep_checkpoints: int = 2
-    tensorboard: bool = False
-    on_nonfinite: OnNonFinite = "stop"  # skip: leave out the update, stop after 10 in a row
-    precision: Precision = "auto"  # auto: bf16 on CUDA, fp32 on CPU (see sarcolor.runtime)
-    channels_last: bool | None = None  # None: on for CUDA and for bf16 on CPU, off for CPU fp32
-    compile: CompileMode = "auto"  # torch.compile the training step; auto: on CUDA, off on CPU
-    sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch
+    steps: int | None = option(
+        None, low=1, resumable=True, help="optimisation steps", default_text=f"{DEFAULT_EPOCHS} epochs"
+    )
+    epochs: int | None = option(
+        None, low=1, resumable=True, help="epochs (instead of --steps)", default_text=str(DEFAULT_EPOCHS)
+    )
+    batch_size: int = option(8, low=1, help="pairs per step (the global batch under torchrun)")
+    lr: float = option(2e-4, low=0.0, low_open=True, help="Adam learning rate")
+    beta1: float = option(0.5, low=0.0, high=1.0, high_open=True, help="Adam β1")
+    beta2: float = option(0.999, low=0.0, high=1.0, high_open=True, help="Adam β2")
+    lambda_l1: float = option(100.0, low=0.0, help="weight of the L1 loss")
+    lr_decay_fraction: float = option(
+        0.0,
+        low=0.0,
+        high=1.0,
+        flag="--lr-decay",
+        metavar="FRACTION",
+        help="decay the learning rate linearly to 0 over this last fraction of the steps (pix2pix: 0.5)",
+    )
+    seed: int = option(0, help="seed of the weights, batch order and augmentation")
+    device: DeviceName = option("auto", resumable=True, help=DEVICE_HELP)
+    log_every: int = option(10, low=1, resumable=True, help="steps between log lines")
+    sample_every: int = option(200, low=1, resumable=True, help="steps between sample grids")
+    checkpoint_every: int = option(500, low=1, resumable=True, help="steps between checkpoints")
+    keep_checkpoints: int = option(2, low=1, resumable=True, help="newest checkpoints kept")
+    tensorboard: bool = option(False, resumable=True, help="also log to TensorBoard (needs the package)")
+    on_nonfinite: OnNonFinite = option(
+        "stop",
+        resumable=True,
+        help="stop: stop on a NaN/Inf loss; skip: leave that update out (10 in a row stop)",
+    )
+    precision: Precision = option("auto", resumable=True, help=PRECISION_HELP)
+    channels_last: bool | None = option(
+        None,
+        resumable=True,
+        parse=tri_state,
+        metavar="{auto,on,off}",
+        help="channels_last memory layout; auto: on for CUDA and for bf16 on CPU",
+        default_text="auto",
+    )
+    compile: CompileMode = option(
+        "auto",
+        resumable=True,
+        help="torch.compile the networks; auto: on CUDA, off on CPU; eager where compiling fails",
+    )
+    sync_bn: bool = option(
+        False,
+        resumable=True,
+        help="under torchrun: BatchNorm statistics over the global batch, not each process's slice",
+    )
 
-    def validate(self) -> None:
+    def validate(self, source: str = "configuration") -> None:
+        check_fields(self, source, "train.")
         if self.steps is not None and self.epochs is not None:
-            raise SarcolorError("give either --steps or --epochs, not both")
-        for name in ("steps", "epochs"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise SarcolorError(f"train.{name} must be >= 1, got {value}")
-        if self.batch_size < 1:
-            raise SarcolorError(f"train.batch_size must be >= 1, got {self.batch_size}")
-        if not 0.0 <= self.lr_decay_fraction <= 1.0:
-            raise SarcolorError(f"train.lr_decay_fraction must be in [0, 1], got {self.lr_decay_fraction}")
-        if self.lr <= 0:
-            raise SarcolorError(f"train.lr must be > 0, got {self.lr}")
-        _check_choice("train.device", self.device, get_args(DeviceName))
-        _check_choice("train.on_nonfinite", self.on_nonfinite, get_args(OnNonFinite))
-        _check_choice("train.compile", self.compile, get_args(CompileMode))
-        for name in ("log_every", "sample_every", "checkpoint_every", "keep_checkpoints"):
-            if getattr(self, name) < 1:
-                raise SarcolorError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+            raise SarcolorError(f"{source}: give either --steps or --epochs, not both")
 
 
-@dataclass
+SECTIONS: tuple[str, ...] = ("data", "preprocess", "model", "train")
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything a run needs; stored in every checkpoint."""
 
-    data: DataConfig = field(default_factory=DataConfig)
-    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    preprocess: PreprocessConfig = dataclasses.field(default_factory=PreprocessConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
-    def validate(self) -> Config:
-        for part in (self.data, self.preprocess, self.model, self.train):
-            part.validate()
+    def validate(self, source: str = "configuration") -> Config:
+        for name in SECTIONS:
+            getattr(self, name).validate(source)
         return self
 
+    def replace(self, **sections: dict[str, Any]) -> Config:
+        """A copy with some fields changed: ``cfg.replace(train={"steps": 5}, data={"root": "d"})``."""
+        unknown = set(sections) - set(SECTIONS)
+        if unknown:
+            raise TypeError(f"no config section {', '.join(sorted(unknown))}")
+        return dataclasses.replace(
+            self, **{name: dataclasses.replace(getattr(self, name), **v) for name, v in sections.items()}
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return to_plain(self)
 
     def to_yaml(self) -> str:
+        import yaml
+
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     def to_json(self) -> str:
@@ -212,74 +328,39 @@ class Config:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], *, source: str = "config") -> Config:
-        return _build(cls, values, source)
+        return from_mapping(cls, values, source)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Config:
-        path = Path(path)
-        try:
-            values = yaml.safe_load(path.read_text()) or {}
-        except FileNotFoundError:
-            raise SarcolorError(f"{path}: config file not found") from None
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise SarcolorError(f"{path}: not a readable YAML file ({first_line(exc)})") from None
+        """Read a YAML configuration (sections as in ``config.yaml``), without validating it."""
+        values = read_yaml(path) or {}
         if not isinstance(values, dict):
             raise SarcolorError(f"{path}: expected a mapping of sections, got {type(values).__name__}")
         return cls.from_dict(values, source=str(path))
 
 
-def _build(cls: type, values: dict[str, Any], source: str, prefix: str = "") -> Any:
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        where = f"{prefix.rstrip('.')}: " if prefix else ""
-        raise SarcolorError(f"{source}: {where}unknown key(s) {', '.join(unknown)}")
-    kwargs = {}
-    for name, value in values.items():
-        hint = hints[name]
-        if dataclasses.is_dataclass(hint):
-            if not isinstance(value, dict):
-                raise SarcolorError(f"{source}: {prefix}{name} must be a mapping")
-            kwargs[name] = _build(hint, value, source, f"{prefix}{name}.")
-        else:
-            kwargs[name] = _coerce(hint, value, f"{source}: {prefix}{name}")
-    return cls(**kwargs)
+def with_overrides(cfg: Config, overrides: dict[str, dict[str, Any]], *, resuming: bool = False) -> Config:
+    """``cfg`` with options the user gave (``{section: {field: value}}``) put over it.
 
+    A budget given as ``steps`` replaces an ``epochs`` of ``cfg`` and the other way round.
+    When ``resuming``, only options declared ``resumable`` may change (the budget, where and
+    how the run executes, logging), never the model or the data it learns from.
 
-def _coerce(hint: Any, value: Any, where: str) -> Any:
-    """Check (and gently convert) a YAML/JSON value against a field's type hint."""
-    origin, args = get_origin(hint), get_args(hint)
-    if value is None:
-        if type(None) in args:
-            return None
-        raise SarcolorError(f"{where} may not be empty")
-    if origin is Literal:
-        if value not in args:
-            raise SarcolorError(f"{where} must be one of {', '.join(map(str, args))}, got {value!r}")
-        return value
-    if origin in (list, tuple):
-        if not isinstance(value, (list, tuple)):
-            raise SarcolorError(f"{where} must be a list")
-        return [_coerce(args[0], v, where) for v in value] if args else list(value)
-    if args and type(None) in args:  # Optional[X]
-        inner = next(a for a in args if a is not type(None))
-        return _coerce(inner, value, where)
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise SarcolorError(f"{where} must be true or false, got {value!r}")
-        return value
-    if hint in (int, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SarcolorError(f"{where} must be a number, got {value!r}")
-        if hint is int and float(value) != int(value):
-            raise SarcolorError(f"{where} must be an integer, got {value!r}")
-        return hint(value)
-    if hint is str:
-        return str(value)
-    return value
-
-
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise SarcolorError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    Raises:
+        SarcolorError: a non-resumable option given when resuming.
+    """
+    if resuming:
+        for section, values in overrides.items():
+            part = type(getattr(cfg, section))
+            for name in values:
+                f = field_named(part, name)
+                spec = option_of(f)
+                if spec is None or not spec.resumable:
+                    flag = flag_of(f, spec) if spec else name
+                    raise SarcolorError(f"{flag} cannot change when resuming a run")
+    train = dict(overrides.get("train", {}))
+    if "steps" in train and "epochs" not in train:
+        train["epochs"] = None
+    if "epochs" in train and "steps" not in train:
+        train["steps"] = None
+    return cfg.replace(**{**overrides, "train": train})

@@ -17,13 +17,15 @@ from pathlib import Path
 
 from sarcolor.checkpoint import read_meta
 from sarcolor.config import Config
-from sarcolor.data.discovery import discover_pairs
-from sarcolor.data.io import atomic_write, read_image
-from sarcolor.data.split import select_split, split_scenes
-from sarcolor.data.synthetic import make_synthetic_dataset
+from sarcolor.data.io import read_image
+from sarcolor.data.sources import discover_pairs, source_of
+from sarcolor.data.split import split_scenes
 from sarcolor.errors import SarcolorError
-from sarcolor.evaluation.evaluate import CONVENTIONS, Evaluation, evaluate, write_json
+from sarcolor.evaluation.evaluate import evaluate, write_json
+from sarcolor.evaluation.scores import CONVENTIONS, Evaluation
 from sarcolor.figures import image_grid, save_image
+from sarcolor.outputs import atomic_write
+from sarcolor.synthetic import make_synthetic_dataset
 from sarcolor.training.trainer import train
 
 MARKER = ".sarcolor-demo"
@@ -45,19 +47,21 @@ class DemoReport:
 
 def demo_config(data_root: Path, steps: int, ngf: int, seed: int, device: str) -> Config:
     """The demo's configuration: the full architecture at a small width, a few hundred steps."""
-    cfg = Config()
-    cfg.data.root = str(data_root)
-    cfg.data.val_fraction, cfg.data.test_fraction = 0.125, 0.25
-    cfg.data.split_seed = _split_seed_covering_terrains(data_root, cfg, seed)
-    cfg.model.ngf = cfg.model.ndf = ngf
-    cfg.train.steps = steps
-    cfg.train.batch_size = 4
-    cfg.train.lr_decay_fraction = 0.5
-    cfg.train.seed = seed
-    cfg.train.device = device
-    cfg.train.log_every = 10
-    cfg.train.sample_every = max(50, steps // 6)
-    cfg.train.checkpoint_every = max(100, steps // 3)
+    cfg = Config().replace(data={"root": str(data_root), "val_fraction": 0.125, "test_fraction": 0.25})
+    cfg = cfg.replace(
+        data={"split_seed": _split_seed_covering_terrains(data_root, cfg, seed)},
+        model={"ngf": ngf, "ndf": ngf},
+        train={
+            "steps": steps,
+            "batch_size": 4,
+            "lr_decay_fraction": 0.5,
+            "seed": seed,
+            "device": device,
+            "log_every": 10,
+            "sample_every": max(50, steps // 6),
+            "checkpoint_every": max(100, steps // 3),
+        },
+    )
     return cfg.validate()
 
 
@@ -103,10 +107,11 @@ def run_demo(
     write_json(result, report_dir / "metrics.json")
 
     echo("[4/4] writing the report")
-    test_pairs = select_split(discover_pairs(data_root).pairs, read_meta(run.checkpoint).split, "test")
+    test_pairs = read_meta(run.checkpoint).split.select(discover_pairs(data_root).pairs, "test")
     shown = test_pairs[:: max(1, len(test_pairs) // 8)][:8]
+    colorized = out / "colorized"
     rows = [
-        [read_image(p.s1), read_image(out / "colorized" / f"{p.s1.stem}.png"), read_image(p.s2)]
+        [read_image(p.s1), read_image(colorized / f"{source_of(p).prediction_stem(p)}.png"), read_image(p.s2)]
         for p in shown
     ]
     save_image(
@@ -141,7 +146,7 @@ def _split_seed_covering_terrains(data_root: Path, cfg: Config, seed: int) -> in
     best, best_count = seed, -1
     for candidate in range(seed, seed + 50):
         split = split_scenes(pairs, cfg.data.val_fraction, cfg.data.test_fraction, candidate)
-        count = len({p.terrain for p in select_split(pairs, split, "test")})
+        count = len({p.terrain for p in split.select(pairs, "test")})
         if count > best_count:
             best, best_count = candidate, count
         if count == len(terrains):

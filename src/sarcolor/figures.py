@@ -9,16 +9,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from sarcolor.data.io import atomic_write
+from sarcolor.data.io import to_uint8
+from sarcolor.outputs import atomic_write
 
 
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """(H, W), (H, W, 1) or (H, W, 3) float in [0, 1] → (H, W, 3) uint8."""
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """(H, W), (H, W, 1) or (H, W, 3) → (H, W, 3): grey repeated."""
     if image.ndim == 2:
         image = image[..., None]
-    if image.shape[-1] == 1:
-        image = np.repeat(image, 3, axis=-1)
-    return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
 
 
 def image_grid(
@@ -43,7 +42,7 @@ def image_grid(
         if r < len(row_labels):
             draw.text((pad + 2, y), row_labels[r], fill=(60, 60, 60))
         for c, image in enumerate(row):
-            thumb = Image.fromarray(to_uint8(image)).resize((tile, tile), Image.Resampling.BILINEAR)
+            thumb = Image.fromarray(to_uint8(as_rgb(image))).resize((tile, tile), Image.Resampling.BILINEAR)
             canvas.paste(thumb, (pad + c * (tile + pad), y + caption))
     return canvas
 

@@ -32,7 +32,6 @@ partial cache under the final name.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -48,10 +47,13 @@ import torch
 from tqdm.auto import tqdm
 
 from sarcolor.config import PreprocessConfig
-from sarcolor.data.dataset import Augment, apply_view, draw_view, load_sample, sample_stack, split_stack
-from sarcolor.data.discovery import Pair
+from sarcolor.data.augment import Augment, apply_view, draw_view, sample_stack, split_stack
+from sarcolor.data.pairs import Pair
 from sarcolor.data.preprocess import encode_input, encode_target, source_sensor
+from sarcolor.data.records import Batch
+from sarcolor.data.sources import load_sample, source_of
 from sarcolor.errors import SarcolorError, first_line
+from sarcolor.outputs import remove_dead_writers
 
 CACHE_VERSION = 1  # bump when load_sample or the layout changes what a cached row means
 CACHE_FOLDER = ".sarcolor-cache"  # discovery skips dot-folders, so it may live in the data root
@@ -174,14 +176,14 @@ def build_cache(
     if not pairs:
         raise SarcolorError("no pairs to cache")
     for pair in pairs:
-        if pair.kind != "image":
+        if not source_of(pair).cacheable:
             raise SarcolorError(
-                f"{pair.s1}: {pair.kind} GeoTIFF pairs are not cached (their values are not 8-bit); "
+                f"{pair.s1}: {pair.source} GeoTIFF pairs are not cached (their values are not 8-bit); "
                 "they are read by the DataLoader"
             )
     final = _entry(folder, preprocess)
     final.parent.mkdir(parents=True, exist_ok=True)
-    _remove_abandoned_builds(final.parent)
+    remove_dead_writers(final.parent, (".building-*", ".old-*"), pid_field=2)
     stats = [_stat(pair) for pair in pairs]  # before reading: a file changed meanwhile looks stale
     first = _row(pairs[0], preprocess)
     shape = (len(pairs), *first.shape)
@@ -255,11 +257,10 @@ class DeviceBatches:
     ``batch(items)`` for a list of ``(index, seed)`` (indices into ``pairs``, as
     :class:`~sarcolor.data.dataset.EpochBatchSampler` yields them) returns what
     ``DataLoader(PairDataset(pairs, preprocess, crop_size, augment))`` collates for the same
-    items, on ``device``: ``input`` (B, in_channels, S, S), ``target`` (B, out_channels, S, S),
-    ``rgb`` (B, 3, S, S), ``mask`` (B, 1, S, S) float, ``index`` (B,) int64 (on the CPU),
-    ``name``, ``terrain`` and ``skipped`` (B strings; ``skipped`` all empty: a cache holds no
-    bad pair). On the CPU the values are identical; on a GPU they may differ in the last bit
-    of float arithmetic (bilinear jitter, L*a*b* conversion), never in the crop or turn.
+    items, as the same :class:`~sarcolor.data.records.Batch`, on ``device`` (``index`` stays on
+    the CPU; ``skipped`` is all empty: a cache holds no bad pair). On the CPU the values are
+    identical; on a GPU they may differ in the last bit of float arithmetic (bilinear jitter,
+    L*a*b* conversion), never in the crop or turn.
 
     Only the raw bytes cross to the device (4 bytes a pixel for one SAR band, a quarter of the
     float batch); :meth:`iterate` reads the next batches from the memory map in a thread, into
@@ -290,11 +291,11 @@ class DeviceBatches:
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def batch(self, items: Sequence[tuple[int, int]]) -> dict[str, object]:
+    def batch(self, items: Sequence[tuple[int, int]]) -> Batch:
         """The batch of ``items`` (``(index, seed)`` pairs), assembled on the device."""
         return self._assemble(self._gather(items), items)
 
-    def iterate(self, batches: Iterable[Sequence[tuple[int, int]]]) -> Iterator[dict[str, object]]:
+    def iterate(self, batches: Iterable[Sequence[tuple[int, int]]]) -> Iterator[Batch]:
         """One batch for each list of items in ``batches``, reading ``prefetch`` batches ahead."""
         source = iter(batches)
         reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sarcolor-cache")
@@ -316,7 +317,7 @@ class DeviceBatches:
         rows = torch.from_numpy(self.pixels[self.rows[[index for index, _ in items]]])
         return rows.pin_memory() if self.device.type == "cuda" else rows
 
-    def _assemble(self, rows: torch.Tensor, items: Sequence[tuple[int, int]]) -> dict[str, object]:
+    def _assemble(self, rows: torch.Tensor, items: Sequence[tuple[int, int]]) -> Batch:
         # Division, not multiplication by 1/255: k/255 rounds exactly as read_image's floats do.
         stack = rows.to(self.device, non_blocking=True).float() / 255.0
         height, width = stack.shape[-2:]
@@ -325,19 +326,19 @@ class DeviceBatches:
         stack = torch.stack([apply_view(one, view) for one, view in zip(stack, views, strict=True)])
         source, rgb, mask = split_stack(stack)
         pairs = [self.pairs[index] for index, _ in items]
-        return {
-            "input": encode_input(source, self.preprocess),
-            "target": encode_target(rgb, self.preprocess),
-            "rgb": rgb,
-            "mask": mask,
-            "name": [p.name for p in pairs],
-            "terrain": [p.terrain or "-" for p in pairs],
-            "index": torch.tensor([index for index, _ in items], dtype=torch.int64),
-            "skipped": [""] * len(items),
+        return Batch(
+            input=encode_input(source, self.preprocess),
+            target=encode_target(rgb, self.preprocess),
+            rgb=rgb,
+            mask=mask,
+            name=[p.name for p in pairs],
+            terrain=[p.terrain or "-" for p in pairs],
+            index=torch.tensor([index for index, _ in items], dtype=torch.int64),
+            skipped=[""] * len(items),
             # decided on the host (no device sync): cached images are whole, so only a crop
             # larger than the image pads
-            "all_valid": self.crop_size <= min(height, width),
-        }
+            all_valid=self.crop_size <= min(height, width),
+        )
 
 
 def _loading_key(preprocess: PreprocessConfig) -> dict[str, object]:
@@ -392,25 +393,3 @@ def _replace_folder(new: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(new, final)
-
-
-def _remove_abandoned_builds(folder: Path) -> None:
-    """Delete build folders of processes that are gone (killed before their cleanup ran).
-
-    Names are ``.building-<sensor>-<pid>-<random>`` and ``.old-<sensor>-<pid>-<random>``.
-    """
-    for path in [*folder.glob(".building-*"), *folder.glob(".old-*")]:
-        with contextlib.suppress(ValueError, IndexError):
-            pid = int(path.name.split("-")[2])
-            if pid != os.getpid() and not _alive(pid):
-                shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True

@@ -4,99 +4,40 @@ Augmentation randomness comes from a per-sample seed handed out by :class:`Epoch
 not from worker-process RNGs: the same (seed, epoch, position) gives the same crop and flips
 whatever the number of workers, and a resumed run sees exactly the batches it would have seen.
 
-Images smaller than the crop (BigEarthNet's 120×120 patches, scene windows at a border) are
-not resized: they are centred and mirror-padded (reflect; edge replication where an image is
-narrower than the padding) to the crop size, and the item's ``mask`` marks the real pixels.
-Nodata pixels of GeoTIFF pairs are 0 in the mask too. The L1 loss and the evaluation count
-only mask = 1 pixels; the discriminator sees the whole padded frame (real pairs mirrored at
-the border, fake pairs generated over all of it), as the generator must produce it anyway.
+Images smaller than the crop are padded, never resized (:mod:`sarcolor.data.augment`), and the
+example's ``mask`` marks the real pixels; nodata pixels of GeoTIFF pairs are 0 in the mask too.
+The L1 loss and the evaluation count only mask = 1 pixels; the discriminator sees the whole
+padded frame (real pairs mirrored at the border, fake pairs generated over all of it), as the
+generator must produce it anyway.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import NamedTuple
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import Dataset, Sampler
 
 from sarcolor.config import PreprocessConfig
-from sarcolor.data.discovery import SCENE_WINDOW, Pair
-from sarcolor.data.geopairs import load_geopair
-from sarcolor.data.io import read_image
-from sarcolor.data.preprocess import encode_input, encode_target, source_sensor, to_rgb
+from sarcolor.data.augment import Augment, apply_view, draw_view, sample_stack, split_stack
+from sarcolor.data.pairs import Pair
+from sarcolor.data.preprocess import encode_input, encode_target
+from sarcolor.data.records import Batch, Example
+from sarcolor.data.sources import load_sample
 from sarcolor.errors import SarcolorError
 
-
-@dataclass(frozen=True)
-class Augment:
-    """Pair-preserving augmentation: the same transform is applied to input and target."""
-
-    flip: bool = True
-    rotate90: bool = True
-    jitter: bool = False  # pix2pix: enlarge by 286/256, then random-crop
-
-
-class Sample(NamedTuple):
-    """One pair read from disk: ``source`` (C, H, W), ``rgb`` (3, H, W) in [0, 1], ``valid`` (H, W) bool."""
-
-    source: torch.Tensor
-    rgb: torch.Tensor
-    valid: torch.Tensor
-
-
-def load_sample(pair: Pair, preprocess: PreprocessConfig, margin: int = 0) -> Sample:
-    """Read one pair: the generator's source image, the optical RGB and the valid pixels.
-
-    Image pairs (PNG, JPEG, 8/16-bit TIFF) are read as [0, 1] by
-    :func:`sarcolor.data.io.read_image`, every pixel valid; GeoTIFF pairs go through
-    :func:`sarcolor.data.geopairs.load_geopair` (``margin`` grows a scene window for the
-    random crop).
-
-    Args:
-        pair: the pair.
-        preprocess: the run's preprocessing (which sensor feeds the generator, SAR scaling).
-        margin: see :func:`~sarcolor.data.geopairs.load_geopair`.
-    """
-    sensor = source_sensor(preprocess)
-    if pair.kind != "image":
-        return Sample(*load_geopair(pair, preprocess, sensor, margin))
-    if sensor == "s1" and len(preprocess.bands) != 1:
-        raise SarcolorError(
-            f"{pair.s1}: image files hold one SAR band, the model takes {len(preprocess.bands)} "
-            f"({', '.join(preprocess.bands)})"
-        )
-    s2 = read_image(pair.s2)
-    source = read_image(pair.s1) if sensor == "s1" else s2
-    if source.shape[:2] != s2.shape[:2]:
-        raise SarcolorError(
-            f"{pair.s1}: size {source.shape[1]}×{source.shape[0]} differs from its optical pair "
-            f"{pair.s2.name} ({s2.shape[1]}×{s2.shape[0]})"
-        )
-    to_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))  # noqa: E731
-    valid = torch.ones(s2.shape[:2], dtype=torch.bool)
-    return Sample(to_tensor(source), to_rgb(to_tensor(s2)[None])[0], valid)
-
-
-def load_pair(pair: Pair, preprocess: PreprocessConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`load_sample` without the mask: ``(source (C, H, W), rgb (3, H, W))`` in [0, 1]."""
-    sample = load_sample(pair, preprocess)
-    return sample.source, sample.rgb
+WINDOW_SIDE = 256  # windowed layouts cut one network tile per pair; crops beyond it read more
 
 
 class PairDataset(Dataset):
-    """Pairs → dicts of tensors for training or evaluation.
+    """Pairs → :class:`~sarcolor.data.records.Example` records for training or evaluation.
 
-    Each item holds ``input`` (in_channels, S, S) and ``target`` (out_channels, S, S) in
+    Each example holds ``input`` (in_channels, S, S) and ``target`` (out_channels, S, S) in
     [-1, 1] as encoded by :mod:`sarcolor.data.preprocess`, ``rgb`` (3, S, S), the optical image
-    in [0, 1], ``mask`` (1, S, S), 1 where the pixel is real and valid, 0 for padding and
-    nodata, and the pair's ``name``, ``terrain`` and ``index``. S is ``crop_size``: larger
-    images are cropped (randomly when augmenting, centred otherwise); smaller ones are
-    padded (see the module docstring). Scene windows are read with a margin of half a crop
-    when augmenting, so the random crop also shifts the window (inside its split block).
+    in [0, 1], and ``mask`` (1, S, S), 1 where the pixel is real and valid. S is ``crop_size``:
+    larger images are cropped (randomly when augmenting, centred otherwise); smaller ones are
+    padded. Windowed pairs (large scenes) are read with a margin of half a crop when
+    augmenting, so the random crop also shifts the window (inside its split group).
 
     Args:
         pairs: the pairs to serve.
@@ -104,10 +45,10 @@ class PairDataset(Dataset):
         crop_size: side of the square served.
         augment: pair-preserving augmentation, or ``None`` for none.
         skip_bad: serve the next readable pair in place of one that fails to load, and report
-            the failure in the item's ``skipped`` field (``--on-bad-sample skip``).
+            the failure in the example's ``skipped`` field (``--on-bad-sample skip``).
 
     Items are fetched with an ``int`` index or an ``(index, seed)`` tuple; the seed drives the
-    augmentation (see :class:`EpochBatchSampler`).
+    augmentation (see :class:`EpochBatchSampler`). :meth:`Batch.collate` stacks them.
     """
 
     def __init__(
@@ -123,14 +64,13 @@ class PairDataset(Dataset):
         self.preprocess = preprocess
         self.crop_size = crop_size
         self.augment = augment
-        self.sensor = source_sensor(preprocess)
 
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, object]:
+    def __getitem__(self, item: int | tuple[int, int]) -> Example:
         index, seed = item if isinstance(item, tuple) else (item, index_seed(item))
-        skipped = []
+        skipped: list[str] = []
         for attempt in range(len(self.pairs)):
             try:
                 return self._item((index + attempt) % len(self.pairs), seed, " | ".join(skipped))
@@ -140,133 +80,32 @@ class PairDataset(Dataset):
                 skipped.append(str(exc))
         raise SarcolorError(f"no readable pair left: {skipped[-1]}")
 
-    def _item(self, index: int, seed: int, skipped: str) -> dict[str, object]:
+    def _item(self, index: int, seed: int, skipped: str) -> Example:
         pair = self.pairs[index]
         stack = sample_stack(load_sample(pair, self.preprocess, self._margin(pair)))
         view = draw_view(seed, stack.shape[-2], stack.shape[-1], self.crop_size, self.augment)
-        stack = apply_view(stack, view)
-        source, rgb, mask = split_stack(stack[None])
-        return {
-            "input": encode_input(source, self.preprocess)[0],
-            "target": encode_target(rgb, self.preprocess)[0],
-            "rgb": rgb[0],
-            "mask": mask[0],
-            "name": pair.name,
-            "terrain": pair.terrain or "-",
-            "index": index,
-            "skipped": skipped,  # errors of bad pairs replaced by this one (``skip_bad``)
-        }
+        source, rgb, mask = split_stack(apply_view(stack, view)[None])
+        return Example(
+            input=encode_input(source, self.preprocess)[0],
+            target=encode_target(rgb, self.preprocess)[0],
+            rgb=rgb[0],
+            mask=mask[0],
+            name=pair.name,
+            terrain=pair.terrain or "-",
+            index=index,
+            skipped=skipped,
+        )
 
     def _margin(self, pair: Pair) -> int:
-        """Extra pixels read around a scene window: room for the crop size and the random shift."""
+        """Extra pixels read around a window: room for the crop size and the random shift."""
         if pair.window is None:
             return 0
-        grow = max(0, self.crop_size - SCENE_WINDOW) // 2
+        grow = max(0, self.crop_size - WINDOW_SIDE) // 2
         return grow + (self.crop_size // 2 if self.augment is not None else 0)
 
-
-def pad_to(stack: torch.Tensor, size: int) -> torch.Tensor:
-    """Centre a (C+1, H, W) stack whose last channel is the mask in at least ``size × size``.
-
-    Image channels are mirror-padded (reflect, without repeating the edge pixel; edge
-    replication where the image is too narrow for that), the mask with 0.
-    """
-    h, w = stack.shape[-2:]
-    ph, pw = max(0, size - h), max(0, size - w)
-    if ph == 0 and pw == 0:
-        return stack
-    pads = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)  # left, right, top, bottom
-    mode = "reflect" if max(pads[:2]) < w and max(pads[2:]) < h else "replicate"
-    image = F.pad(stack[None, :-1], pads, mode=mode)[0]
-    mask = F.pad(stack[-1:], pads, value=0.0)
-    return torch.cat([image, mask])
-
-
-@dataclass(frozen=True)
-class View:
-    """The augmentation decisions for one sample: where its square is cut, and how it is turned.
-
-    Drawn by :func:`draw_view` from the sample's seed and applied by :func:`apply_view`, by the
-    :class:`PairDataset` on the CPU and by :class:`sarcolor.data.cache.DeviceBatches` on the
-    training device alike: one implementation, so both serve the same crops and flips.
-
-    Attributes:
-        crop_size: side S of the square served.
-        resize: ``(h, w)`` the padded stack is enlarged to before cropping (jitter), or ``None``.
-        top, left: the square's corner in the padded (and resized) stack.
-        flip_x: mirror left–right.
-        flip_y: mirror top–bottom.
-        turns: quarter turns (``torch.rot90`` over the last two dimensions), 0–3.
-    """
-
-    crop_size: int
-    resize: tuple[int, int] | None
-    top: int
-    left: int
-    flip_x: bool = False
-    flip_y: bool = False
-    turns: int = 0
-
-
-def draw_view(seed: int, height: int, width: int, crop_size: int, augment: Augment | None) -> View:
-    """The :class:`View` of a ``height × width`` sample: random when augmenting, centred otherwise.
-
-    The draws come from a generator seeded with ``seed`` alone, in a fixed order (top, left,
-    then the flips and turns), so a sample's view depends on nothing but its seed and size.
-    """
-    h, w = max(height, crop_size), max(width, crop_size)  # after pad_to
-    if augment is None:
-        return View(crop_size, None, (h - crop_size) // 2, (w - crop_size) // 2)
-    resize = None
-    if augment.jitter:  # enlarge by 286/256, as pix2pix does
-        h, w = h * 286 // 256, w * 286 // 256
-        resize = (h, w)
-    gen = torch.Generator().manual_seed(seed)
-    top = int(torch.randint(0, h - crop_size + 1, (1,), generator=gen))
-    left = int(torch.randint(0, w - crop_size + 1, (1,), generator=gen))
-    draws = torch.randint(0, 4, (3,), generator=gen).tolist()
-    return View(
-        crop_size,
-        resize,
-        top,
-        left,
-        flip_x=augment.flip and draws[0] % 2 == 1,
-        flip_y=augment.flip and draws[1] % 2 == 1,
-        turns=draws[2] if augment.rotate90 else 0,
-    )
-
-
-def apply_view(stack: torch.Tensor, view: View) -> torch.Tensor:
-    """Pad, resize, crop and turn a (C+1, H, W) stack whose last channel is the mask → (C+1, S, S).
-
-    Works on any device; the mask channel is interpolated like the others (threshold it at
-    0.5 afterwards, see :func:`split_stack`).
-    """
-    size = view.crop_size
-    stack = pad_to(stack, size)
-    if view.resize is not None:
-        stack = F.interpolate(stack[None], size=view.resize, mode="bilinear", align_corners=False)[0]
-    stack = stack[:, view.top : view.top + size, view.left : view.left + size]
-    if view.flip_x:
-        stack = stack.flip(-1)
-    if view.flip_y:
-        stack = stack.flip(-2)
-    if view.turns:
-        stack = torch.rot90(stack, view.turns, dims=(-2, -1))
-    return stack.contiguous()
-
-
-def sample_stack(sample: Sample) -> torch.Tensor:
-    """A :class:`Sample` as one (C+3+1, H, W) float stack: source, optical RGB, valid mask.
-
-    One stack, so a single transform moves source, optical and mask together.
-    """
-    return torch.cat([sample.source, sample.rgb, sample.valid[None].float()], dim=0)
-
-
-def split_stack(stack: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(B, C+3+1, S, S) stacks → source (B, C, S, S), rgb (B, 3, S, S), mask (B, 1, S, S) of 0/1."""
-    return stack[:, :-4], stack[:, -4:-1], (stack[:, -1:] > 0.5).float()
+    def batch(self, indexes: Sequence[int]) -> Batch:
+        """The un-augmented examples ``indexes`` as one :class:`Batch`."""
+        return Batch.collate([self[i] for i in indexes])
 
 
 def loader_options(workers: int, device: torch.device) -> dict[str, object]:

@@ -16,15 +16,14 @@ Guards and recoveries:
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from sarcolor.errors import SarcolorError, first_line
+from sarcolor.outputs import atomic_write
 
 _MAX_BY_DTYPE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 MAX_PIXELS: int = int(os.environ.get("SARCOLOR_MAX_PIXELS", 20_000 * 20_000))
@@ -177,46 +176,6 @@ def write_rgb_png(path: str | Path, rgb: np.ndarray) -> None:
         rgb = to_uint8(rgb)
     image = Image.fromarray(rgb, mode="RGB") if rgb.ndim == 3 else Image.fromarray(rgb)
     atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
-
-
-def ensure_writable(folder: str | Path) -> Path:
-    """Create ``folder`` and prove a file can be written there, before any long work starts.
-
-    Raises:
-        OSError: not creatable or not writable (the CLI prints it as one line).
-    """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    probe = folder / f".sarcolor-write-test-{os.getpid()}"
-    probe.write_bytes(b"")
-    probe.unlink()
-    return folder
-
-
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place.
-
-    A crash or Ctrl-C part-way leaves either the previous file or nothing under ``path``.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def library_reason(exc: BaseException, path: Path | None = None) -> str:

@@ -1,29 +1,98 @@
-"""Deterministic train/val/test split by scene.
+"""Deterministic train/val/test split by split group (a scene), never by patch.
 
 Neighbouring patches of one scene are strongly correlated, so a split by patch leaks the test
-scenes into training. Here whole scenes — ``(roi, season, scene)``, across terrain folders —
-go to one split each. Scenes are shuffled with a seed and dealt to ``test``, then ``val``,
-until each holds at least its fraction of the pairs; the rest is ``train``. One scene always
-stays in train.
+scenes into training. Here whole split groups — for SEN1-2 the scene ``(roi, season, scene)``
+across terrain folders; each data source says what its group is — go to one split each.
+Groups are shuffled with a seed and dealt to ``test``, then ``val``, until each holds at least
+its fraction of the pairs; the rest is ``train``. One group always stays in train.
 """
 
 from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from sarcolor.config import DataConfig
-from sarcolor.data.discovery import SPLIT_BLOCK, Pair
+from sarcolor.data.pairs import Pair
 from sarcolor.errors import SarcolorError
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
-# What one split unit is, per kind of pair (printed with every split and evaluation).
-SPLIT_UNITS: dict[str, str] = {
-    "image": "scene (roi, season, scene), across terrain folders",
-    "bigearthnet": "acquisition tile (S1 patch name without _<row>_<col>)",
-    "scene": f"{SPLIT_BLOCK}-pixel block of a scene pair (neighbouring blocks share an edge)",
-}
+
+
+@dataclass(frozen=True, eq=False)
+class Split(Mapping[str, list[str]]):
+    """The split group ids of each split: ``split["test"]`` → sorted ids.
+
+    A read-only mapping ``{"train": [...], "val": [...], "test": [...]}``, equal to a plain
+    dict with the same lists (the checkpoint's and ``split.json``'s form).
+    """
+
+    train: list[str] = field(default_factory=list)
+    val: list[str] = field(default_factory=list)
+    test: list[str] = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> list[str]:
+        if name not in SPLITS:
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(SPLITS)
+
+    def __len__(self) -> int:
+        return len(SPLITS)
+
+    def select(self, pairs: Sequence[Pair], name: str) -> list[Pair]:
+        """The pairs whose split group belongs to split ``name`` (``all`` keeps every pair)."""
+        if name == "all":
+            return list(pairs)
+        keep = set(self[name])
+        return [p for p in pairs if p.split_group in keep]
+
+    def groups(self, name: str) -> list[str]:
+        """The ids of split ``name``; ``all``: every id."""
+        return sorted({g for ids in self.values() for g in ids}) if name == "all" else list(self[name])
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {name: list(self[name]) for name in SPLITS}
+
+    @classmethod
+    def from_json(cls, value: Any, source: str | Path = "split") -> Split:
+        """From ``{"train": [...], ...}`` (a checkpoint's ``split``); absent splits are empty.
+
+        Raises:
+            SarcolorError: not a mapping of lists of strings, naming ``source``.
+        """
+        if not isinstance(value, Mapping):
+            raise SarcolorError(
+                f"{source}: split must be a mapping of split names, got {type(value).__name__}"
+            )
+        unknown = sorted(set(value) - set(SPLITS))
+        if unknown:
+            raise SarcolorError(f"{source}: unknown split(s) {', '.join(map(str, unknown))}")
+        parts = {}
+        for name in SPLITS:
+            ids = value.get(name, [])
+            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                raise SarcolorError(f"{source}: split {name!r} must be a list of group ids")
+            parts[name] = list(ids)
+        return cls(**parts)
+
+    @classmethod
+    def from_split_file(cls, path: Path) -> Split:
+        """A run folder's ``split.json`` (or the file itself): ``{name: {"scenes": [...], ...}}``."""
+        from sarcolor.textfiles import read_json
+
+        path = path / "split.json" if path.is_dir() else path
+        body = read_json(path)
+        try:
+            return cls.from_json({name: body[name]["scenes"] for name in SPLITS}, path)
+        except (KeyError, TypeError):
+            raise SarcolorError(f"{path}: not a sarcolor split.json") from None
 
 
 def split_scenes(
@@ -34,20 +103,17 @@ def split_scenes(
     *,
     holdout_terrain: str | None = None,
     holdout_season: str | None = None,
-) -> dict[str, list[str]]:
-    """Assign every scene id to one split.
+) -> Split:
+    """Assign every split group to one split.
 
-    With ``holdout_terrain`` or ``holdout_season``, the test split is exactly the scenes that
+    With ``holdout_terrain`` or ``holdout_season``, the test split is exactly the groups that
     hold a pair of that terrain or season (a scene filed under two terrains goes there whole),
     and ``test_fraction`` is not used: the score then measures generalisation to the unseen
     terrain or season.
-
-    Returns:
-        ``{"train": [...], "val": [...], "test": [...]}`` sorted scene ids.
     """
-    counts = Counter(p.scene for p in pairs)
+    counts = Counter(p.split_group for p in pairs)
     held = {
-        p.scene
+        p.split_group
         for p in pairs
         if (holdout_terrain is not None and p.terrain == holdout_terrain)
         or (holdout_season is not None and p.season == holdout_season)
@@ -55,8 +121,8 @@ def split_scenes(
     if (holdout_terrain or holdout_season) and not held:
         what = f"terrain {holdout_terrain!r}" if holdout_terrain else f"season {holdout_season!r}"
         raise SarcolorError(f"no pairs of the held-out {what} in the data")
-    scenes = sorted(set(counts) - held)
-    random.Random(seed).shuffle(scenes)
+    groups = sorted(set(counts) - held)
+    random.Random(seed).shuffle(groups)
     total = sum(counts.values())
     out: dict[str, list[str]] = {name: [] for name in SPLITS}
     out["test"] = sorted(held)
@@ -64,15 +130,15 @@ def split_scenes(
         test_fraction = 0.0
     for name, fraction in (("test", test_fraction), ("val", val_fraction)):
         taken = 0
-        while fraction > 0 and taken < fraction * total and len(scenes) > 1:
-            scene = scenes.pop(0)
-            out[name].append(scene)
-            taken += counts[scene]
-    out["train"] = scenes
-    return {name: sorted(ids) for name, ids in out.items()}
+        while fraction > 0 and taken < fraction * total and len(groups) > 1:
+            group = groups.pop(0)
+            out[name].append(group)
+            taken += counts[group]
+    out["train"] = groups
+    return Split(**{name: sorted(ids) for name, ids in out.items()})
 
 
-def split_for(pairs: Sequence[Pair], data: DataConfig) -> dict[str, list[str]]:
+def split_for(pairs: Sequence[Pair], data: DataConfig) -> Split:
     """:func:`split_scenes` with the fractions, seed and hold-outs of a data configuration."""
     return split_scenes(
         pairs,
@@ -84,9 +150,6 @@ def split_for(pairs: Sequence[Pair], data: DataConfig) -> dict[str, list[str]]:
     )
 
 
-def select_split(pairs: Sequence[Pair], scenes: dict[str, list[str]], split: str) -> list[Pair]:
-    """The pairs whose scene belongs to ``split`` (``all`` keeps every pair)."""
-    if split == "all":
-        return list(pairs)
-    keep = set(scenes[split])
-    return [p for p in pairs if p.scene in keep]
+def select_split(pairs: Sequence[Pair], split: Mapping[str, list[str]], name: str) -> list[Pair]:
+    """The pairs whose split group belongs to split ``name`` (``all`` keeps every pair)."""
+    return Split.from_json(dict(split)).select(pairs, name)

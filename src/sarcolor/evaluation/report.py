@@ -17,15 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sarcolor.checkpoint import resolve_checkpoint
-from sarcolor.data.dataset import load_pair
-from sarcolor.data.discovery import discover_pairs
-from sarcolor.data.io import atomic_write
 from sarcolor.data.preprocess import input_label
+from sarcolor.data.sources import discover_pairs, load_sample
 from sarcolor.errors import SarcolorError
-from sarcolor.evaluation.evaluate import BASELINES, CONVENTIONS, Evaluation, evaluate, write_json
+from sarcolor.evaluation.evaluate import evaluate, write_json
 from sarcolor.evaluation.metrics import HIGHER_IS_BETTER, METRICS
+from sarcolor.evaluation.scores import BASELINES, CONVENTIONS, Evaluation
 from sarcolor.figures import image_grid, plot_losses, read_metrics_log
 from sarcolor.inference.colorizer import Colorizer
+from sarcolor.outputs import atomic_write
 
 RANKS: tuple[str, ...] = ("best", "median", "worst")
 
@@ -79,17 +79,15 @@ def _galleries(
     for terrain, records in result.groups().items():
         if terrain == "all" and len(result.groups()) > 1:
             continue
-        ordered = sorted(records, key=lambda r: r["model"][metric], reverse=HIGHER_IS_BETTER[metric])
+        ordered = sorted(records, key=lambda r: r.model[metric], reverse=HIGHER_IS_BETTER[metric])
         picks = {"best": ordered[0], "median": ordered[len(ordered) // 2], "worst": ordered[-1]}
-        loaded = [load_pair(pairs[r["name"]], cfg.preprocess) for r in picks.values()]
-        sources = [s.permute(1, 2, 0).numpy() for s, _ in loaded]
+        loaded = [load_sample(pairs[r.name], cfg.preprocess) for r in picks.values()]
+        sources = [s.source.permute(1, 2, 0).numpy() for s in loaded]
         preds = colorizer.colorize_many(sources)
         rows = [
-            [s, p, t.permute(1, 2, 0).numpy()] for s, p, (_, t) in zip(sources, preds, loaded, strict=True)
+            [s, p, t.rgb.permute(1, 2, 0).numpy()] for s, p, t in zip(sources, preds, loaded, strict=True)
         ]
-        labels = [
-            f"{rank}: {r['name']}  {metric.upper()} {r['model'][metric]:.3f}" for rank, r in picks.items()
-        ]
+        labels = [f"{rank}: {r.name}  {metric.upper()} {r.model[metric]:.3f}" for rank, r in picks.items()]
         grid = image_grid(rows, (input_label(cfg.preprocess), "colorized", "optical"), labels, tile=160)
         buffer = io.BytesIO()
         grid.save(buffer, format="PNG")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -13,8 +14,9 @@ from tqdm.auto import tqdm
 from sarcolor.checkpoint import CheckpointMeta, load_modules, read_meta, resolve_checkpoint
 from sarcolor.config import Config
 from sarcolor.data.preprocess import decode_output, encode_input, to_grey, to_rgb
+from sarcolor.inference.options import InferenceOptions
 from sarcolor.inference.tiling import Blender, blend_window, pad_to_plan, plan_tiles
-from sarcolor.models import UNetGenerator
+from sarcolor.models.build import build_generator
 from sarcolor.models.fast import InferenceGenerator, inference_model
 from sarcolor.runtime import resolve_device, resolve_precision
 from sarcolor.sar.speckle import parse_despeckle
@@ -29,58 +31,49 @@ class Colorizer:
     Args:
         checkpoint: a checkpoint file or a run folder (its latest checkpoint).
         device: ``auto``, ``cpu`` or ``cuda``.
-        train_mode: keep pix2pix's test-time behaviour (dropout on, batch statistics) for its
-            stochastic look; by default the generator runs in eval mode, through the fast
-            inference form of :func:`~sarcolor.models.fast.inference_model` (BatchNorm folded,
-            weights prepacked on CPU), which gives the same output to float32 rounding.
-        overlap: tile overlap in pixels for images that are not one tile.
-        batch_size: tiles per forward pass.
-        despeckle: a speckle filter to use instead of the checkpoint's (``none`` for none); the
-            difference is noted in :attr:`despeckle_note`.
-        precision: ``auto`` (bf16 on CUDA and on CPUs with bf16 instructions, else fp32; see
-            :func:`~sarcolor.runtime.resolve_precision`), ``fp32``, ``bf16`` or ``fp16`` (CUDA).
+        **options: the fields of :class:`~sarcolor.inference.options.InferenceOptions`:
+            ``precision`` (``auto``: bf16 on CUDA and on CPUs with bf16 instructions, else
+            fp32; see :func:`~sarcolor.runtime.resolve_precision`), ``batch_size`` (tiles per
+            forward pass), ``overlap`` (tile overlap in pixels for images that are not one
+            tile), ``train_mode`` (pix2pix's stochastic test-time behaviour: dropout on, batch
+            statistics; by default the generator runs in eval mode through the fast inference
+            form of :func:`~sarcolor.models.fast.inference_model`, BatchNorm folded and weights
+            prepacked on CPU, which gives the same output to float32 rounding) and
+            ``despeckle`` (a speckle filter instead of the checkpoint's, ``none`` for none;
+            the difference is noted in :attr:`despeckle_note`).
 
     Attributes:
         generator: the checkpoint's generator as trained (eval or train mode), for reference.
         model: what :meth:`predict` runs, float32 in and out.
+        config: the checkpoint's configuration, with ``despeckle`` as chosen.
 
     Example:
         >>> c = Colorizer("runs/demo")                       # doctest: +SKIP
-        >>> rgb = c.colorize(read_image("scene_s1.png"))     # (H, W, 3) in [0, 1]
+        >>> rgb = c.colorize(read_image("scene_s1.png"))     # (H, W, 3) in [0, 1]  # doctest: +SKIP
     """
 
-    def __init__(
-        self,
-        checkpoint: str | Path,
-        device: str = "auto",
-        *,
-        train_mode: bool = False,
-        overlap: int = 64,
-        batch_size: int = 8,
-        despeckle: str | None = None,
-        precision: str = "auto",
-    ) -> None:
+    def __init__(self, checkpoint: str | Path, device: str = "auto", **options: Any) -> None:
+        self.options = InferenceOptions(device=device, **options).validate()  # type: ignore[arg-type]
         self.path = resolve_checkpoint(checkpoint)
         self.meta: CheckpointMeta = read_meta(self.path)
-        cfg = self.config
         self.despeckle_note = ""
-        if despeckle is not None:
-            chosen = parse_despeckle(despeckle)
-            trained = parse_despeckle(cfg.preprocess.despeckle)
+        if self.options.despeckle is not None:
+            chosen = parse_despeckle(self.options.despeckle)
+            trained = parse_despeckle(self.config.preprocess.despeckle)
             if chosen != trained:
                 self.despeckle_note = (
                     f"--despeckle {chosen or 'none'} differs from training ({trained or 'none'}): "
                     "the model never saw input filtered this way"
                 )
-            cfg.preprocess.despeckle = str(chosen) if chosen else None
-        self.device = resolve_device(device)
-        pre = cfg.preprocess
-        self.generator = UNetGenerator(pre.in_channels, pre.out_channels, cfg.model.ngf, cfg.model.dropout)
+            despeckle = str(chosen) if chosen else None
+            self.meta = replace(self.meta, config=self.config.replace(preprocess={"despeckle": despeckle}))
+        self.device = resolve_device(self.options.device)
+        self.generator = build_generator(self.config)
         load_modules(self.path, {"G": self.generator})
-        self.precision = resolve_precision(precision, self.device)
-        self.model = self._model(train_mode)
-        self.overlap, self.batch_size = overlap, batch_size
-        self.window = blend_window(TILE, overlap)
+        self.precision = resolve_precision(self.options.precision, self.device)
+        self.model = self._model(self.options.train_mode)
+        self.overlap, self.batch_size = self.options.overlap, self.options.batch_size
+        self.window = blend_window(TILE, self.overlap)
 
     def _model(self, train_mode: bool) -> InferenceGenerator:
         """Eval mode: the fast form. Train mode keeps batch statistics, so nothing can be folded."""

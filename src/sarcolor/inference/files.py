@@ -1,10 +1,16 @@
-"""Colorizing many files: output planning, safety checks, streaming, bad-file policy."""
+"""Colorizing many files: input expansion, output planning, safety checks, streaming, dispatch.
+
+:func:`plan_colorize` then :func:`colorize_paths` is what ``sarcolor colorize`` runs: files,
+folders and glob patterns in;
+PNG/JPEG images become PNGs (:func:`colorize_files`, a few at a time, so memory stays flat),
+GeoTIFFs become georeferenced GeoTIFFs (:func:`~sarcolor.inference.scene.colorize_scene`).
+"""
 
 from __future__ import annotations
 
-import shutil
+import glob
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,12 +18,23 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from sarcolor.data.geotiff import open_raster
-from sarcolor.data.io import ensure_writable, read_image, write_rgb_png
+from sarcolor.data.io import read_image, write_rgb_png
+from sarcolor.data.sources import IMAGE_SUFFIXES
 from sarcolor.errors import SarcolorError
 from sarcolor.inference.colorizer import Colorizer, chunked
-from sarcolor.inference.scene import is_scene
+from sarcolor.inference.options import SceneOptions
+from sarcolor.inference.scene import SceneReport, colorize_scene, is_geotiff
+from sarcolor.outputs import check_free_space, ensure_writable
 
 OUTPUT_SUFFIXES: frozenset[str] = frozenset({".png", ".tif", ".tiff"})
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input and the output it is colorized into."""
+
+    source: Path
+    target: Path
 
 
 @dataclass
@@ -26,6 +43,50 @@ class ColorizeReport:
 
     written: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
+    scenes: list[SceneReport] = field(default_factory=list)
+
+
+def expand_inputs(inputs: Sequence[str | Path], skip: Path | None = None) -> list[Path]:
+    """Files, folders (their images, recursively) and glob patterns → sorted image paths.
+
+    Hidden files and folders, and anything inside ``skip`` (the output folder), are left out.
+
+    Raises:
+        SarcolorError: a path that does not exist, a pattern that matches nothing, no images.
+    """
+    files: list[Path] = []
+    skip = skip.resolve() if skip is not None else None
+    skipped_inside = False
+    for item in map(str, inputs):
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix.lower() in IMAGE_SUFFIXES
+                and p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+            kept = [p for p in found if skip is None or skip not in p.resolve().parents]
+            skipped_inside |= len(kept) < len(found)
+            files += kept
+        elif path.is_file():
+            files.append(path)
+        elif any(ch in item for ch in "*?["):
+            matches = sorted(Path(m) for m in glob.glob(item, recursive=True))
+            if not matches:
+                raise SarcolorError(f"{item}: no file matches this pattern")
+            files += [m for m in matches if m.is_file()]
+        else:
+            raise SarcolorError(f"{item}: no such file or folder")
+    if not files:
+        if skipped_inside:
+            raise SarcolorError(
+                f"{', '.join(map(str, inputs))}: the only images are inside the output folder {skip}; "
+                "choose an --out outside the inputs"
+            )
+        raise SarcolorError(f"no images found in {', '.join(map(str, inputs))}")
+    return files
 
 
 def plan_outputs(files: Sequence[Path], out: Path, overwrite: bool = False) -> list[Path]:
@@ -39,10 +100,12 @@ def plan_outputs(files: Sequence[Path], out: Path, overwrite: bool = False) -> l
     single_file = out.suffix.lower() in OUTPUT_SUFFIXES
     if single_file and len(files) > 1:
         raise SarcolorError(f"{out}: a {out.suffix} output takes one input, got {len(files)}; give a folder")
-    if single_file and is_scene(out) != is_scene(files[0]):
-        kind = "GeoTIFF scene (.tif)" if is_scene(files[0]) else "image (.png)"
+    if single_file and is_geotiff(out) != is_geotiff(files[0]):
+        kind = "GeoTIFF scene (.tif)" if is_geotiff(files[0]) else "image (.png)"
         raise SarcolorError(f"{out}: {files[0].name} is colorized into a {kind}; name the output so")
-    targets = [out] if single_file else [out / f"{f.stem}{'.tif' if is_scene(f) else '.png'}" for f in files]
+    targets = (
+        [out] if single_file else [out / f"{f.stem}{'.tif' if is_geotiff(f) else '.png'}" for f in files]
+    )
     dupes = [t for t, n in Counter(targets).items() if n > 1]
     if dupes:
         raise SarcolorError(f"two inputs would both be written to {dupes[0]}; colorize them separately")
@@ -57,10 +120,56 @@ def plan_outputs(files: Sequence[Path], out: Path, overwrite: bool = False) -> l
         )
     folder = ensure_writable(out.parent if single_file else out)
     need = sum(_raw_size(f) for f in files)  # uncompressed RGB: an upper bound for the PNGs
-    free = shutil.disk_usage(folder).free
-    if need > free:
-        raise SarcolorError(f"{folder}: {free / 1e9:.2f} GB free, the outputs may need {need / 1e9:.2f} GB")
+    check_free_space(folder, need, "the outputs may need")
     return targets
+
+
+def plan_colorize(inputs: Sequence[str | Path], out: str | Path, *, overwrite: bool = False) -> list[Job]:
+    """Every input of ``colorize`` with its output, checked before a model is loaded.
+
+    Files, folders and glob patterns are expanded (:func:`expand_inputs`) and every output is
+    planned and checked (:func:`plan_outputs`).
+    """
+    out = Path(out)
+    files = expand_inputs(inputs, skip=out)
+    return [Job(f, t) for f, t in zip(files, plan_outputs(files, out, overwrite=overwrite), strict=True)]
+
+
+def colorize_paths(
+    colorizer: Colorizer,
+    jobs: Sequence[Job],
+    *,
+    scene: SceneOptions | None = None,
+    on_bad_sample: str = "error",
+    progress: bool | None = None,
+    log: Callable[[str], None] = tqdm.write,
+) -> ColorizeReport:
+    """Colorize planned jobs (:func:`plan_colorize`): images into PNGs, GeoTIFFs into GeoTIFFs.
+
+    With ``on_bad_sample='skip'`` unreadable inputs are listed in the report's ``failed`` and
+    the rest go on; with ``'error'`` the first one stops the run.
+    """
+    scene = scene or SceneOptions()
+    images = [j for j in jobs if not is_geotiff(j.source)]
+    report = colorize_files(
+        colorizer,
+        [j.source for j in images],
+        [j.target for j in images],
+        on_bad_sample=on_bad_sample,
+        chunk=colorizer.batch_size,
+        progress=progress,
+    )
+    for job in (j for j in jobs if is_geotiff(j.source)):
+        try:
+            done = colorize_scene(colorizer, job.source, job.target, scene, progress=progress, log=log)
+        except SarcolorError as exc:
+            if on_bad_sample != "skip":
+                raise
+            report.failed.append((job.source, str(exc).removeprefix(f"{job.source}: ")))
+            continue
+        report.written.append(job.target)
+        report.scenes.append(done)
+    return report
 
 
 def colorize_files(
@@ -72,7 +181,7 @@ def colorize_files(
     chunk: int = 8,
     progress: bool | None = None,
 ) -> ColorizeReport:
-    """Colorize ``files`` into ``targets``, ``chunk`` files at a time (memory stays flat).
+    """Colorize image ``files`` into PNG ``targets``, ``chunk`` files at a time (memory stays flat).
 
     With ``on_bad_sample='skip'`` an unreadable input is reported and the rest go on;
     with ``'error'`` the first one stops the run (outputs written so far stay).
@@ -101,7 +210,7 @@ def colorize_files(
 
 
 def _raw_size(path: Path) -> int:
-    if is_scene(path):
+    if is_geotiff(path):
         try:
             with open_raster(path) as src:
                 return src.width * src.height * 4

@@ -23,42 +23,30 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from sarcolor.data.geotiff import decide_scale, open_raster, read_window, sar_unit, select_bands
-from sarcolor.data.io import atomic_write, to_uint8
+from sarcolor.data.geotiff import (
+    GEOTIFF_SUFFIXES,
+    decide_scale,
+    open_raster,
+    read_window,
+    sar_unit,
+    select_bands,
+)
+from sarcolor.data.io import to_uint8
 from sarcolor.errors import SarcolorError
 from sarcolor.inference.colorizer import TILE, Colorizer, chunked
+from sarcolor.inference.options import Compression, SceneOptions
 from sarcolor.inference.tiling import tile_starts
+from sarcolor.outputs import atomic_write
 
 BLOCK = 256  # output GeoTIFF block side; rows are written in whole block rows
-COMPRESSIONS: tuple[str, ...] = ("deflate", "zstd", "lzw", "none")
+COMPRESSIONS: tuple[str, ...] = get_args(Compression)
 GDAL_CACHE_MB = 256
-
-
-@dataclass
-class SceneOptions:
-    """How one scene is read and written.
-
-    Attributes:
-        bands: ``--band`` values (description or 1-based index), one per model band; ``None``
-            finds them by description or order (:func:`sarcolor.data.geotiff.select_bands`).
-        sar_scale: what the file holds (``auto``, ``db``, ``linear``, ``amplitude``, ``uint8``).
-        calibration: K for amplitude data (``None``: the checkpoint's).
-        compress: GeoTIFF compression, one of :data:`COMPRESSIONS`.
-        cog: write a Cloud-Optimized GeoTIFF with overviews.
-        alpha: a fourth (alpha) band instead of an internal nodata mask.
-    """
-
-    bands: list[str] | None = None
-    sar_scale: str = "auto"
-    calibration: float | None = None
-    compress: str = "deflate"
-    cog: bool = False
-    alpha: bool = False
 
 
 @dataclass
@@ -75,15 +63,16 @@ class SceneReport:
     skipped: int = 0
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    source: Path | None = None  # the input scene
 
     @property
     def megapixels_per_second(self) -> float:
         return self.width * self.height / 1e6 / max(self.seconds, 1e-9)
 
 
-def is_scene(path: Path) -> bool:
-    """GeoTIFFs (``.tif``/``.tiff``) are colorized as scenes, into GeoTIFFs."""
-    return path.suffix.lower() in (".tif", ".tiff")
+def is_geotiff(path: Path) -> bool:
+    """``.tif``/``.tiff`` inputs are colorized as georeferenced scenes, into GeoTIFFs."""
+    return path.suffix.lower() in GEOTIFF_SUFFIXES
 
 
 def colorize_scene(
@@ -108,7 +97,7 @@ def colorize_scene(
         indexes = select_bands(src, pre.bands, options.bands)
         scale, reason = decide_scale(src, indexes, options.sar_scale)
         log(f"{source.name}: bands {indexes} as {'+'.join(pre.bands)}; SAR scale {reason}")
-        report = SceneReport(target, src.width, src.height, indexes, scale, reason)
+        report = SceneReport(target, src.width, src.height, indexes, scale, reason, source=source)
         writer = _SceneWriter(colorizer, src, indexes, scale, options, report, progress)
         if options.cog:
             atomic_write(target, lambda tmp: _as_cog(writer, tmp, options))

@@ -119,9 +119,17 @@ def uint8_to_db(grey: np.ndarray | torch.Tensor, band: str = "VV") -> np.ndarray
 
 
 def db_to_uint8(db: np.ndarray, band: str = "VV") -> np.ndarray:
-    """dB → SEN1-2 8-bit grey levels (clipped, rounded): the inverse of :func:`uint8_to_db`."""
-    lo, hi = db_range(band)
-    return np.round(np.clip((np.asarray(db, np.float64) - lo) / (hi - lo), 0.0, 1.0) * 255.0).astype(np.uint8)
+    """dB → SEN1-2 8-bit grey levels: ``rint((clip(dB, lo, hi) − lo) / (hi − lo) · 255)``, float32.
+
+    The inverse of :func:`uint8_to_db` (exact for every level); any shape.
+
+    Example:
+        >>> db_to_uint8(np.array([-30.0, -25.0, -12.5, 0.0, 5.0])).tolist()
+        [0, 0, 128, 255, 255]
+    """
+    lo, hi = (np.float32(v) for v in db_range(band))
+    clipped = np.clip(np.asarray(db, dtype=np.float32), lo, hi)
+    return np.rint((clipped - lo) / (hi - lo) * np.float32(255.0)).astype(np.uint8)
 
 
 def detect_scale(values: np.ndarray, dtype: np.dtype | str) -> tuple[str, str]:

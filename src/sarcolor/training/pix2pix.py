@@ -14,29 +14,13 @@ import torch
 
 from sarcolor.config import Config
 from sarcolor.errors import SarcolorError
-from sarcolor.models import (
-    PatchDiscriminator,
-    UNetGenerator,
-    discriminator_loss,
-    generator_loss,
-    init_weights,
-)
+from sarcolor.models import build_networks, discriminator_loss, generator_loss
 from sarcolor.runtime import autocast, compile_in_place, resolve_compile, resolve_precision
 from sarcolor.training.distributed import DistContext, convert_sync_batchnorm, wrap
 
 
 class NonFiniteLossError(SarcolorError):
     """A loss became NaN or infinite; the step was not applied."""
-
-
-def build_networks(cfg: Config) -> tuple[UNetGenerator, PatchDiscriminator]:
-    """The generator and discriminator of a configuration, initialised N(0, 0.02)."""
-    pre = cfg.preprocess
-    g = UNetGenerator(pre.in_channels, pre.out_channels, cfg.model.ngf, cfg.model.dropout)
-    d = PatchDiscriminator(pre.in_channels + pre.out_channels, cfg.model.ndf)
-    init_weights(g)
-    init_weights(d)
-    return g, d
 
 
 class Pix2Pix:

@@ -1,0 +1,87 @@
+"""How colorizing runs and writes, declared once (the CLI derives its flags from these fields)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sarcolor.config import (
+    BAD_SAMPLE_HELP,
+    DEVICE_HELP,
+    PRECISION_HELP,
+    DeviceName,
+    OnBadSample,
+    Precision,
+)
+from sarcolor.options import check_fields, option
+from sarcolor.sar.radiometry import SarScale
+from sarcolor.sar.speckle import FILTERS
+
+Compression = Literal["deflate", "zstd", "lzw", "none"]
+
+
+@dataclass(frozen=True)
+class InferenceOptions:
+    """How a trained generator runs; ``colorize``, ``evaluate``, ``report`` and ``serve`` share it."""
+
+    device: DeviceName = option("auto", help=DEVICE_HELP)
+    precision: Precision = option("auto", help=PRECISION_HELP)
+    batch_size: int = option(8, low=1, help="tiles per forward pass")
+    overlap: int = option(
+        64, low=0, high=255, help="overlap of neighbouring 256×256 tiles in pixels, blended without seams"
+    )
+    train_mode: bool = option(False, help="pix2pix's stochastic test-time mode: dropout on, batch statistics")
+    despeckle: str | None = option(
+        None,
+        metavar="NAME[:WINDOW[:LOOKS]]",
+        help=f"speckle filter ({', '.join(FILTERS)}, or none) instead of the checkpoint's; the model "
+        "never saw other input, so this warns",
+        default_text="the checkpoint's",
+    )
+
+    def validate(self, source: str = "options") -> InferenceOptions:
+        check_fields(self, source)
+        return self
+
+
+@dataclass(frozen=True)
+class SceneOptions:
+    """How one GeoTIFF scene is read and written (``.tif`` inputs of ``colorize``)."""
+
+    bands: list[str] | None = option(
+        None,
+        flag="--band",
+        metavar="NAME|INDEX",
+        group="scene",
+        help="band of a multi-band GeoTIFF, by description (VV) or 1-based index; once per model band",
+        default_text="found by description, else in order",
+    )
+    sar_scale: SarScale = option(
+        "auto",
+        group="scene",
+        help="what the SAR file holds; auto decides from its data type and values and says so",
+    )
+    calibration: float | None = option(
+        None,
+        low=0.0,
+        low_open=True,
+        metavar="K",
+        group="scene",
+        help="amplitude data: dB = 20·log10(DN / K)",
+        default_text="the checkpoint's",
+    )
+    compress: Compression = option("deflate", group="scene", help="GeoTIFF compression")
+    cog: bool = option(False, group="scene", help="write a Cloud-Optimized GeoTIFF with overviews")
+    alpha: bool = option(False, group="scene", help="an alpha band instead of an internal nodata mask")
+
+    def validate(self, source: str = "options") -> SceneOptions:
+        check_fields(self, source)
+        return self
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """What happens to existing outputs and unreadable inputs."""
+
+    overwrite: bool = option(False, help="replace existing outputs (refused otherwise)")
+    on_bad_sample: OnBadSample = option("error", help=BAD_SAMPLE_HELP)

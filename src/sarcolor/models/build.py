@@ -1,0 +1,36 @@
+"""The networks a configuration describes: one builder for training and inference alike."""
+
+from __future__ import annotations
+
+from sarcolor.config import Config
+from sarcolor.models.discriminator import PatchDiscriminator
+from sarcolor.models.generator import UNetGenerator
+from sarcolor.models.init import init_weights
+
+
+def build_generator(cfg: Config) -> UNetGenerator:
+    """The generator of ``cfg`` (untrained: load a checkpoint's weights, or :func:`build_networks`).
+
+    Example:
+        >>> from sarcolor.config import Config
+        >>> g = build_generator(Config().replace(model={"ngf": 8}))
+        >>> import torch
+        >>> g(torch.zeros(1, 1, 256, 256)).shape
+        torch.Size([1, 3, 256, 256])
+    """
+    pre = cfg.preprocess
+    return UNetGenerator(pre.in_channels, pre.out_channels, cfg.model.ngf, cfg.model.dropout)
+
+
+def build_discriminator(cfg: Config) -> PatchDiscriminator:
+    """The discriminator of ``cfg``: it sees the input and the (real or generated) output."""
+    pre = cfg.preprocess
+    return PatchDiscriminator(pre.in_channels + pre.out_channels, cfg.model.ndf)
+
+
+def build_networks(cfg: Config) -> tuple[UNetGenerator, PatchDiscriminator]:
+    """The generator and discriminator of a configuration, initialised N(0, 0.02)."""
+    g, d = build_generator(cfg), build_discriminator(cfg)
+    init_weights(g)
+    init_weights(d)
+    return g, d
