@@ -25,14 +25,15 @@ demo: install
 	$(VENV)/bin/sarcolor demo --out $(DEMO_OUT)
 
 test: install
-	$(PY) -m pytest tests
+	$(PY) -m pytest
 
 test-fast: install
-	$(PY) -m pytest tests -m "not slow"
+	$(PY) -m pytest -m "not slow"
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff format src tests benchmarks

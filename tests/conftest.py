@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 
 from sarcolor.config import Config
+
+if TYPE_CHECKING:
+    import torch
 from sarcolor.synthetic import make_synthetic_dataset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -134,3 +139,62 @@ def untrained_checkpoint(
     with torch.no_grad():
         g.last.weight.mul_(gain)
     return save_checkpoint(path, CheckpointMeta(cfg, 0), {"G": g, "D": d})
+
+
+def touch(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+    return path
+
+
+@pytest.fixture(scope="module")
+def kaggle_tree(kaggle_filelist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Empty placeholder files named exactly as the 16,000 Kaggle pairs."""
+    root = tmp_path_factory.mktemp("kaggle") / "dataset"
+    with open(kaggle_filelist) as fh:
+        for row in csv.DictReader(fh):
+            touch(root / "v_2" / row["terrain"] / "s1" / row["s1_filename"])
+            touch(root / "v_2" / row["terrain"] / "s2" / row["s2_filename"])
+    return root
+
+
+def write_tif(path: Path, data: np.ndarray, crs: str, transform, **kw) -> Path:
+    """A GeoTIFF of (C, H, W) ``data``; ``descriptions``, ``tags``, ``scales``, ``offsets``, ``nodata``."""
+    descriptions, tags = kw.pop("descriptions", None), kw.pop("tags", {})
+    scales, offsets = kw.pop("scales", None), kw.pop("offsets", None)
+    profile = dict(driver="GTiff", count=data.shape[0], height=data.shape[1], width=data.shape[2])
+    import rasterio
+
+    with rasterio.open(path, "w", dtype=data.dtype, crs=crs, transform=transform, **profile, **kw) as dst:
+        dst.write(data)
+        for i, d in enumerate(descriptions or [], start=1):
+            dst.set_band_description(i, d)
+        dst.update_tags(**tags)
+        if scales:
+            dst.scales, dst.offsets = scales, offsets
+    return path
+
+
+def run_cli(line: str) -> int:
+    """``sarcolor LINE`` in this process: its exit status."""
+    from sarcolor.cli.main import main
+
+    return main(line.split())
+
+
+def one_line_error(capsys, needle: str) -> str:
+    """The command's stderr: one line holding ``needle``, no traceback."""
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def corrupt(path: Path) -> Path:
+    """Truncate an image file (keeps its header, loses most of its data)."""
+    data = path.read_bytes()
+    path.write_bytes(data[: min(100, len(data) // 2)])
+    return path
+
+
+def n_params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

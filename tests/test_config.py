@@ -64,3 +64,18 @@ def test_validation():
     cfg = Config().replace(train={"steps": 3, "epochs": 3})
     with pytest.raises(SarcolorError, match="either --steps or --epochs"):
         cfg.validate()
+
+
+def test_yaml_aliases_and_huge_files_are_refused_before_parsing(tmp_path: Path):
+    bomb = tmp_path / "bomb.yaml"  # nine nested levels of aliases: billions of strings if expanded
+    levels = ["    - &a0 [" + ", ".join(["x"] * 9) + "]"]
+    levels += [f"    - &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    bomb.write_text("data:\n  terrains:\n" + "\n".join(levels) + "\n")
+    assert bomb.stat().st_size < 600
+    with pytest.raises(SarcolorError, match="anchors and aliases are not accepted") as info:
+        Config.from_yaml(bomb)
+    assert str(bomb) in str(info.value)
+    big = tmp_path / "big.yaml"
+    big.write_text("# " + "x" * (2 << 20))
+    with pytest.raises(SarcolorError, match="larger than"):
+        Config.from_yaml(big)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -53,9 +54,9 @@ def save_image(image: Image.Image, path: str | Path) -> Path:
     return Path(path)
 
 
-def read_metrics_log(path: str | Path) -> list[dict]:
+def read_metrics_log(path: str | Path) -> list[dict[str, Any]]:
     """The JSON-lines metrics log of a run (lines that do not parse are skipped)."""
-    records = []
+    records: list[dict[str, Any]] = []
     path = Path(path)
     if not path.exists():
         return records

@@ -182,7 +182,7 @@ def from_mapping(cls: type, values: dict[str, Any], source: str, prefix: str = "
         if dataclasses.is_dataclass(hint):
             if not isinstance(value, dict):
                 raise SarcolorError(f"{source}: {prefix}{name} must be a mapping")
-            kwargs[name] = from_mapping(hint, value, source, f"{prefix}{name}.")
+            kwargs[name] = from_mapping(typing.cast(type, hint), value, source, f"{prefix}{name}.")
         else:
             kwargs[name] = coerce(hint, value, f"{source}: {prefix}{name}")
     return cls(**kwargs)

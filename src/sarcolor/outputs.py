@@ -32,7 +32,7 @@ def ensure_writable(folder: str | Path) -> Path:
     return folder
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: str | Path, write: Callable[[Path], object]) -> None:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place.
 
     A crash or Ctrl-C part-way leaves either the previous file or nothing under ``path``.

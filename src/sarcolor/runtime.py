@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from typing import TypeVar
 
 import torch
 
@@ -49,6 +50,15 @@ def cpu_has_bf16() -> bool:
         return forced == "1"
     probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # private: absent is "no"
     return any(bool(getattr(torch.cpu, probe, lambda: False)()) for probe in probes)
+
+
+M = TypeVar("M", bound=torch.nn.Module)
+
+
+def place(module: M, device: torch.device | None = None, layout: torch.memory_format | None = None) -> M:
+    """``module.to(device, memory_format=layout)``, typed (PyTorch's stubs lack the keyword)."""
+    kwargs = {} if layout is None else {"memory_format": layout}
+    return module.to(device, **kwargs)  # type: ignore[call-overload]
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:

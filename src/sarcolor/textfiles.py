@@ -48,7 +48,7 @@ def read_yaml(path: str | Path) -> Any:
     import yaml
 
     class _NoAliases(yaml.SafeLoader):
-        def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        def compose_node(self, parent, index):  # type: ignore[no-untyped-def,unused-ignore]
             event = self.peek_event()
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                 line = event.start_mark.line + 1 if event.start_mark else "?"

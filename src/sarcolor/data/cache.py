@@ -266,9 +266,11 @@ class DeviceBatches:
     float batch); :meth:`iterate` reads the next batches from the memory map in a thread, into
     page-locked memory on CUDA, while the device works on the current one.
 
-    Example:
-        >>> batches = DeviceBatches(cache, pairs, cfg.preprocess, 256, Augment(), device)
-        >>> for batch in batches.iterate(EpochBatchSampler(len(pairs), 8, seed=0)): ...
+    Usage::
+
+        batches = DeviceBatches(cache, pairs, cfg.preprocess, 256, Augment(), device)
+        for batch in batches.iterate(EpochBatchSampler(len(pairs), 8, seed=0)):
+            ...
     """
 
     def __init__(

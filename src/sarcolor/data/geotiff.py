@@ -66,8 +66,9 @@ def select_bands(src, wanted: Sequence[str], chosen: Sequence[str] | None = None
             )
         return [_band_index(src, name) for name in chosen]
     found = [_by_description(src, name) for name in wanted]
-    if all(i is not None for i in found):
-        return [int(i) for i in found]
+    known = [i for i in found if i is not None]
+    if len(known) == len(found):
+        return known
     if count == len(wanted):
         return list(range(1, count + 1))
     raise SarcolorError(
@@ -82,10 +83,10 @@ def _band_index(src, name: str) -> int:
         if not 1 <= index <= src.count:
             raise SarcolorError(f"{src.name}: --band {index} out of range (bands: {describe_bands(src)})")
         return index
-    index = _by_description(src, name)
-    if index is None:
+    found = _by_description(src, name)
+    if found is None:
         raise SarcolorError(f"{src.name}: no band described as {name} (bands: {describe_bands(src)})")
-    return index
+    return found
 
 
 def _by_description(src, name: str) -> int | None:
@@ -109,7 +110,7 @@ def read_window(src, indexes: Sequence[int], window=None, out_shape=None) -> tup
     if values.dtype.kind == "f":
         invalid |= ~np.isfinite(values).all(axis=0)
         values = np.where(invalid, 0, values)
-    return values, ~invalid
+    return values, np.asarray(~invalid)
 
 
 def decide_scale(src, indexes: Sequence[int], scale: str) -> tuple[str, str]:

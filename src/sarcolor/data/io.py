@@ -76,15 +76,20 @@ def _from_pil(img: Image.Image) -> np.ndarray:
         out = array.astype(np.float32) / _MAX_BY_DTYPE[array.dtype]
     elif img.mode == "I":  # PIL's 32-bit int mode holds 16-bit PNG/TIFF grey
         if array.min() < 0 or array.max() > 65535:
-            raise SarcolorError(f"{img.filename}: 32-bit integer image; expected 8 or 16 bit")
+            raise SarcolorError(f"{_name(img)}: 32-bit integer image; expected 8 or 16 bit")
         out = array.astype(np.float32) / 65535.0
     elif img.mode.startswith("I;16"):
         out = array.astype(np.float32) / 65535.0
     elif img.mode == "F":
-        out = _float_in_unit_range(array, img.filename)
+        out = _float_in_unit_range(array, _name(img))
     else:
-        raise SarcolorError(f"{img.filename}: unsupported image mode {img.mode}")
+        raise SarcolorError(f"{_name(img)}: unsupported image mode {img.mode}")
     return out[..., None] if out.ndim == 2 else out
+
+
+def _name(img: Image.Image) -> str:
+    """The file an image was opened from (PIL keeps it on file-backed images)."""
+    return str(getattr(img, "filename", "") or "image")
 
 
 def _read_with_rasterio(path: Path) -> np.ndarray:

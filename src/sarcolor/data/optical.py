@@ -149,8 +149,9 @@ def rgb_band_indexes(src) -> list[int]:
     order of RGB images, *not* the order of Sentinel-2 band numbers B02, B03, B04).
     """
     found = [_described(src, names) for names in RGB_BANDS]
-    if all(i is not None for i in found):
-        return [int(i) for i in found]
+    known = [i for i in found if i is not None]
+    if len(known) == len(found):
+        return known
     interp = [getattr(c, "name", str(c)) for c in src.colorinterp]
     if all(interp.count(c) == 1 for c in ("red", "green", "blue")):
         return [interp.index(c) + 1 for c in ("red", "green", "blue")]

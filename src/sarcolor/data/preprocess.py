@@ -69,8 +69,9 @@ def despeckle_unit(sar: torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:
     The linear intensity is recovered from the clipped dB range, exactly as stored in
     SEN1-2's PNGs, so PNG and GeoTIFF inputs are filtered the same way.
     """
-    ranges = cfg.ranges
-    return linear_to_unit(despeckle(unit_to_linear(sar, ranges), cfg.despeckle), ranges).to(sar.dtype)
+    ranges, spec = cfg.ranges, cfg.despeckle
+    assert spec is not None
+    return linear_to_unit(despeckle(unit_to_linear(sar, ranges), spec), ranges).to(sar.dtype)
 
 
 def encode_target(rgb: torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:

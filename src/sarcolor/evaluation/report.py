@@ -10,6 +10,7 @@ beside it (``<name>_files/``).
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import tempfile
@@ -95,6 +96,10 @@ def _galleries(
     return out
 
 
+def _write_bytes(path: Path, data: bytes) -> None:
+    path.write_bytes(data)
+
+
 def write_report(reports: list[RunReport], out: str | Path, metric: str = "psnr") -> tuple[Path, Path]:
     """Write ``out`` (.html) and its Markdown twin (.md, pictures in ``<stem>_files/``)."""
     out = Path(out)
@@ -110,7 +115,7 @@ def write_report(reports: list[RunReport], out: str | Path, metric: str = "psnr"
     html_text = _html(reports, metric)
     md_text = _markdown(reports, metric, files.name)
     for name, png in pictures.items():
-        atomic_write(files / name, lambda tmp, png=png: tmp.write_bytes(png))
+        atomic_write(files / name, functools.partial(_write_bytes, data=png))
     atomic_write(out, lambda tmp: tmp.write_text(html_text, encoding="utf-8"))
     md = out.with_suffix(".md")
     atomic_write(md, lambda tmp: tmp.write_text(md_text, encoding="utf-8"))

@@ -18,7 +18,7 @@ from sarcolor.inference.options import InferenceOptions
 from sarcolor.inference.tiling import Blender, blend_window, pad_to_plan, plan_tiles
 from sarcolor.models.build import build_generator
 from sarcolor.models.fast import InferenceGenerator, inference_model
-from sarcolor.runtime import resolve_device, resolve_precision
+from sarcolor.runtime import place, resolve_device, resolve_precision
 from sarcolor.sar.speckle import parse_despeckle
 
 TILE = 256
@@ -47,9 +47,10 @@ class Colorizer:
         model: what :meth:`predict` runs, float32 in and out.
         config: the checkpoint's configuration, with ``despeckle`` as chosen.
 
-    Example:
-        >>> c = Colorizer("runs/demo")                       # doctest: +SKIP
-        >>> rgb = c.colorize(read_image("scene_s1.png"))     # (H, W, 3) in [0, 1]  # doctest: +SKIP
+    Usage::
+
+        colorizer = Colorizer("runs/demo")                    # a run folder: its latest checkpoint
+        rgb = colorizer.colorize(read_image("scene_s1.png"))  # (H, W, 3) in [0, 1]
     """
 
     def __init__(self, checkpoint: str | Path, device: str = "auto", **options: Any) -> None:
@@ -81,7 +82,7 @@ class Colorizer:
             self.generator.to(self.device).eval()
             return inference_model(self.generator, self.device, self.precision)
         layout = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
-        self.generator.to(self.device, memory_format=layout).train()
+        place(self.generator, self.device, layout).train()
         return InferenceGenerator(self.generator, memory_format=layout, autocast_precision=self.precision)
 
     @property

@@ -59,11 +59,11 @@ class SceneReport:
     bands: list[int]
     scale: str
     scale_reason: str
+    source: Path  # the input scene
     tiles: int = 0
     skipped: int = 0
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
-    source: Path | None = None  # the input scene
 
     @property
     def megapixels_per_second(self) -> float:
@@ -261,7 +261,7 @@ def _gdal_env():
     environment wins."""
     import rasterio
 
-    options = {"GDAL_TIFF_INTERNAL_MASK": True}
+    options: dict[str, object] = {"GDAL_TIFF_INTERNAL_MASK": True}
     if "GDAL_CACHEMAX" not in os.environ:
         options["GDAL_CACHEMAX"] = GDAL_CACHE_MB * 2**20  # rasterio takes bytes
     return rasterio.Env(**options)

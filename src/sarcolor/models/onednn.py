@@ -28,7 +28,7 @@ _OPS = (
 
 def onednn_available() -> bool:
     """Whether this PyTorch build can run :class:`PackedConv2d` (oneDNN enabled, ops present)."""
-    return (
+    return bool(
         torch.backends.mkldnn.is_available()
         and torch.backends.mkldnn.enabled
         and all(hasattr(torch.ops.mkldnn, op) for op in _OPS)

@@ -24,7 +24,9 @@ multiplies back: the arithmetic then never sees σ⁰ values near the float32 li
 Example::
 
     >>> spec = parse_despeckle("lee:7")
-    >>> filtered = despeckle(intensity, spec)  # (B, C, H, W) → (B, C, H, W)
+    >>> intensity = torch.rand(2, 1, 64, 64) + 0.1  # linear σ⁰
+    >>> despeckle(intensity, spec).shape
+    torch.Size([2, 1, 64, 64])
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ def make_synthetic_dataset(
         stride *= 10
 
     out = pathlib.Path(root) / "v_2"
-    jobs = []
+    jobs: list[tuple[pathlib.Path, str, int, str, int]] = []
     for terrain, ti in zip(terrains, terrain_ids, strict=True):
         for sub in ("s1", "s2"):
             (out / terrain / sub).mkdir(parents=True, exist_ok=True)

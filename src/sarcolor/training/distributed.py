@@ -191,8 +191,10 @@ class SyncBatchNorm2d(nn.BatchNorm2d):
         var = differentiable_all_reduce(centred.square().sum((0, 2, 3))) / n
         if self.track_running_stats and self.running_mean is not None and self.running_var is not None:
             with torch.no_grad():
-                self.num_batches_tracked += 1  # type: ignore[operator]
-                m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+                tracked = self.num_batches_tracked
+                assert tracked is not None  # track_running_stats
+                tracked += 1
+                m = self.momentum if self.momentum is not None else 1.0 / float(tracked)
                 self.running_mean.lerp_(mean.detach(), m)
                 self.running_var.lerp_(var.detach() * n / (n - 1), m)
         y = centred * torch.rsqrt(var + self.eps)[None, :, None, None]
@@ -206,13 +208,13 @@ class _SumOverRanks(torch.autograd.Function):
     output's gradients (every rank's loss depends on every rank's contribution)."""
 
     @staticmethod
-    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
         out = tensor.clone()
         dist.all_reduce(out)
         return out
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         out = grad.clone()
         dist.all_reduce(out)
         return out

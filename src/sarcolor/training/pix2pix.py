@@ -15,7 +15,7 @@ import torch
 from sarcolor.config import Config
 from sarcolor.errors import SarcolorError
 from sarcolor.models import build_networks, discriminator_loss, generator_loss
-from sarcolor.runtime import autocast, compile_in_place, resolve_compile, resolve_precision
+from sarcolor.runtime import autocast, compile_in_place, place, resolve_compile, resolve_precision
 from sarcolor.training.distributed import DistContext, convert_sync_batchnorm, wrap
 
 
@@ -49,7 +49,7 @@ class Pix2Pix:
         default_layout = device.type == "cuda" or self.precision == "bf16"
         self.channels_last = t.channels_last if t.channels_last is not None else default_layout
         layout = torch.channels_last if self.channels_last else torch.contiguous_format
-        self.G, self.D = (net.to(device, memory_format=layout) for net in build_networks(cfg))
+        self.G, self.D = (place(net, device, layout) for net in build_networks(cfg))
         if dist.enabled and t.sync_bn:
             convert_sync_batchnorm(self.G)
             convert_sync_batchnorm(self.D)

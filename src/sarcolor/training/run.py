@@ -78,8 +78,9 @@ def prepare(
     found = find_data(cfg, echo)
 
     if resume:
-        ckpt: Path | None = resolve_checkpoint(run_dir)
-        meta = read_meta(ckpt)
+        resumed = resolve_checkpoint(run_dir)
+        ckpt: Path | None = resumed
+        meta = read_meta(resumed)
         echo(f"resuming from step {meta.step} ({ckpt})")
     else:
         ckpt, meta = None, CheckpointMeta(cfg, 0, split_for(found.pairs, cfg.data))

@@ -81,7 +81,7 @@ class GeoTiffSource(DataSource):
                         f"{ref.width}×{ref.height}"
                     )
                 chosen = indexes or select_bands(src, preprocess.bands)
-                scale = preprocess.sar_scale
+                scale: str = preprocess.sar_scale
                 if scale == "auto":
                     scale = _decided_scale(str(path), tuple(chosen))
                 values, ok = read_window(src, chosen, window=window)
@@ -95,7 +95,7 @@ class GeoTiffSource(DataSource):
         rgb[:, ~mask] = 0.0
         return Sample(sar, rgb, mask)
 
-    def _optical(self, pair: Pair, ref, window, max_reflectance: float, stack: ExitStack):  # type: ignore[no-untyped-def]
+    def _optical(self, pair: Pair, ref, window, max_reflectance: float, stack: ExitStack):
         """Red, green, blue of ``pair`` on the grid of the open SAR raster ``ref``."""
         files = self.optical_bands(pair)
         readers = {}
@@ -119,7 +119,7 @@ def _decided_scale(path: str, indexes: tuple[int, ...]) -> str:
         return decide_scale(src, indexes, "auto")[0]
 
 
-def on_grid(src, ref, stack: ExitStack):  # type: ignore[no-untyped-def]
+def on_grid(src, ref, stack: ExitStack):
     """``src`` itself when it shares ``ref``'s grid, else a bilinear ``WarpedVRT`` onto it."""
     from rasterio.enums import Resampling
     from rasterio.vrt import WarpedVRT

@@ -50,9 +50,9 @@ class Kaggle(ImageFileSource):
                     problems.append(f"{tdir}: terrain folder has no {sensor}/ subfolder")
                     continue
                 for path in images(folder):
-                    entry = entry_from_name(path, folder_sensor=sensor, terrain=tdir.name)  # type: ignore[arg-type]
+                    entry = entry_from_name(path, folder_sensor=sensor, terrain=tdir.name)
                     if entry.sensor != sensor:
                         problems.append(f"{path}: named as {entry.sensor} but stored in {sensor}/")
-                        entry = Entry(path, sensor, entry.key, entry.group, entry.patch, entry.terrain)  # type: ignore[arg-type]
+                        entry = Entry(path, sensor, entry.key, entry.group, entry.patch, entry.terrain)
                     entries.append(entry)
         return match(root, self.name, entries, problems)

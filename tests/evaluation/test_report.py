@@ -15,6 +15,8 @@ from sarcolor.cli.main import main
 from sarcolor.training.trainer import train
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
 CHECK = """<script>
 window.addEventListener('load', () => {
   const imgs = [...document.images];

@@ -28,7 +28,8 @@ from sarcolor.training.distributed import (
 )
 from sarcolor.training.trainer import train
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
+
 
 # Records, per rank, every file the process opens for writing or renames inside the run folder
 # (Python audit events: PIL, json logs, and atomic_write's os.replace of checkpoints).
@@ -51,7 +52,10 @@ AUDIT_HOOK = textwrap.dedent(
     """
 )
 
+
 STEPS_DDP, STEPS_ALL = 3, 5
+
+
 # Same global batches, same seed, no dropout (its masks are drawn per process) and --sync-bn:
 # both runs compute the same function. What is left is float32 summation order (2 pairs per
 # process against 4 in one; gradients averaged by all-reduce), which Adam's normalised steps

@@ -1,8 +1,7 @@
 """Speckle filters (:mod:`sarcolor.sar.speckle`) on simulated speckle of known looks.
 
 Speckle is simulated as ``I = R · G`` with ``G ~ Gamma(shape=L, scale=1/L)`` (unit mean) and a
-known reflectivity ``R``; every draw has a fixed seed, so the numbers below are reproducible.
-"""
+known reflectivity ``R``; every draw has a fixed seed, so the numbers below are reproducible."""
 
 from __future__ import annotations
 
@@ -24,7 +23,11 @@ from sarcolor.sar.speckle import (
 )
 
 WINDOW = 7
+
+
 ADAPTIVE = ("lee", "enhanced-lee", "frost", "gamma-map", "median")
+
+
 # The median of Gamma(L, 1/L): what a median filter converges to on homogeneous speckle
 # (ln 2 for L = 1; scipy.stats.gamma(4, scale=0.25).median() for L = 4).
 GAMMA_MEDIAN = {1: math.log(2.0), 4: 0.9180}
@@ -61,9 +64,6 @@ def rise_width(filtered: torch.Tensor) -> int:
     return int(((rise > 0.1) & (rise < 0.9)).sum())
 
 
-# ---- noise reduction -------------------------------------------------------------------------
-
-
 @pytest.mark.parametrize("looks", [1, 4])
 @pytest.mark.parametrize("name", FILTERS)
 def test_homogeneous_area_gains_looks_and_keeps_its_mean(name: str, looks: int) -> None:
@@ -89,9 +89,6 @@ def test_box_filter_gains_about_window_squared_looks() -> None:
     noisy = speckle(torch.ones(1, 1, 128, 128), 1, seed=1)
     gain = equivalent_looks(interior(despeckle(noisy, "box:7"))) / equivalent_looks(interior(noisy))
     assert 35.0 < gain < 65.0
-
-
-# ---- edge preservation -----------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -127,9 +124,6 @@ def test_lee_follows_the_looks_it_is_given() -> None:
     kept = despeckle(noisy, "lee:7:100")
     assert (kept - noisy).abs().mean() < 0.05 * noisy.mean()
     assert equivalent_looks(interior(despeckle(noisy, "lee:7:1"))) > 10.0
-
-
-# ---- looks -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("looks", [1, 4])
@@ -172,9 +166,6 @@ def test_local_stats_match_a_direct_window() -> None:
     assert variance[0, 0, 10, 12].item() == pytest.approx(patch.var(unbiased=False).item(), rel=1e-4)
 
 
-# ---- parsing ---------------------------------------------------------------------------------
-
-
 def test_parse_despeckle_valid() -> None:
     assert parse_despeckle("lee") == DespeckleSpec("lee", DEFAULT_WINDOW, None)
     assert parse_despeckle("lee").window == 7
@@ -215,9 +206,6 @@ def test_spec_validates_directly() -> None:
         DespeckleSpec("median", 8)
     with pytest.raises(ValueError, match="odd"):
         local_stats(torch.ones(1, 1, 9, 9), 2)
-
-
-# ---- shapes, dtypes, batches -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", FILTERS)

@@ -3,25 +3,19 @@
 The score is the evaluation's MAE (mean |prediction − optical| on sRGB in [0, 1], valid pixels, per
 image then averaged; the predictions are the 8-bit images a checkpoint colorizes to) on the
 8-pair test split of the synthetic dataset, both runs seeded alike and both on the CPU (bf16 is
-CPU autocast there; evaluation runs the fp32 weights in fp32 on the CPU).
-"""
+CPU autocast there; evaluation runs the fp32 weights in fp32 on the CPU)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from conftest import tiny_config
 from sarcolor.evaluation.evaluate import evaluate
 from sarcolor.training.trainer import train
 
-# ~15 s on 2 idle cores with AVX512-BF16 (~25 s when shared; a run ~6 s, an evaluation ~1 s);
-# ~70 s where bf16 is emulated (oneDNN limited to AVX2: the bf16 run alone takes ~60 s). ngf = 4
-# would halve that, but its bf16 runs vary twice as much (one seed in ten missed the mean colour).
-pytestmark = pytest.mark.slow
-
 STEPS = 60
+
+
 # How the tolerance was chosen: this setup (60 steps, lr 2e-3 decaying linearly to 0 over the last
 # half, batch 4, ngf 8) was trained with seeds 0-9 in fp32 alone. Test MAE: mean 0.1172, standard
 # deviation 0.0044, from 0.1084 to 0.1254, so two fp32 runs that differ only in the seed

@@ -1,25 +1,15 @@
-"""Shapes, parameter counts, receptive field, init and losses of the pix2pix networks."""
+"""The U-Net-256 generator: parameter counts, shapes, layers, batch of one, eval vs train mode."""
 
 from __future__ import annotations
-
-import math
 
 import pytest
 import torch
 from torch import nn
 
+from conftest import n_params
 from sarcolor.models import (
-    PatchDiscriminator,
     UNetGenerator,
-    discriminator_loss,
-    generator_loss,
-    init_weights,
 )
-from sarcolor.models.discriminator import RECEPTIVE_FIELD
-
-
-def n_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 def expected_generator_params(cin: int, cout: int, ngf: int) -> int:
@@ -82,45 +72,3 @@ def test_eval_mode_is_deterministic_and_train_mode_is_stochastic():
     assert torch.equal(g(x), g(x))
     g.train()
     assert not torch.equal(g(x), g(x))  # dropout
-
-
-def test_discriminator_output_is_30x30():
-    d = PatchDiscriminator(4, ndf=64)
-    assert d(torch.randn(1, 4, 256, 256)).shape == (1, 1, 30, 30)
-    assert n_params(d) == 2_766_657
-
-
-def test_discriminator_receptive_field_is_70():
-    """Backpropagate from one interior logit and measure the input area that affects it."""
-    d = PatchDiscriminator(4, ndf=8).eval()
-    x = torch.randn(1, 4, 256, 256, requires_grad=True)
-    d(x)[0, 0, 15, 15].backward()
-    rows = torch.nonzero(x.grad.abs().sum(dim=(0, 1, 3)))
-    cols = torch.nonzero(x.grad.abs().sum(dim=(0, 1, 2)))
-    assert int(rows.max() - rows.min() + 1) == RECEPTIVE_FIELD == 70
-    assert int(cols.max() - cols.min() + 1) == 70
-
-
-def test_init_weights_normal_002():
-    g = UNetGenerator(1, 3, ngf=16)
-    init_weights(g, generator=torch.Generator().manual_seed(0))
-    w = g.down[3][0].weight.detach()
-    assert abs(float(w.mean())) < 1e-3
-    assert float(w.std()) == pytest.approx(0.02, rel=0.05)
-    bn = g.down[3][1].weight.detach()
-    assert float(bn.mean()) == pytest.approx(1.0, abs=0.01)
-
-
-def test_losses_on_hand_computed_values():
-    real = torch.zeros(1, 1, 2, 2)  # sigmoid(0) = 0.5 → BCE = ln 2 for either label
-    fake = torch.full((1, 1, 2, 2), 2.0)
-    d = discriminator_loss(real, fake)
-    assert float(d["D_real"]) == pytest.approx(math.log(2))
-    assert float(d["D_fake"]) == pytest.approx(math.log(1 + math.e**2))  # -log(1 - σ(2))
-    assert float(d["D"]) == pytest.approx(0.5 * (math.log(2) + math.log(1 + math.e**2)))
-    out = torch.tensor([0.5, -0.5]).view(1, 2, 1, 1)
-    target = torch.tensor([0.0, 0.5]).view(1, 2, 1, 1)
-    g = generator_loss(fake, out, target, lambda_l1=100.0)
-    assert float(g["G_GAN"]) == pytest.approx(math.log(1 + math.e**-2))
-    assert float(g["G_L1"]) == pytest.approx(0.75)
-    assert float(g["G"]) == pytest.approx(math.log(1 + math.e**-2) + 75.0)

@@ -15,8 +15,6 @@ from sarcolor.inference.colorizer import Colorizer
 from sarcolor.synthetic import make_synthetic_dataset, render_scene
 from sarcolor.training.trainer import train
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="module")
 def learned(tmp_path_factory: pytest.TempPathFactory) -> Path:
