@@ -21,14 +21,21 @@ from sarcolor.data.sources.generic import Generic
 from sarcolor.data.sources.kaggle import Kaggle
 from sarcolor.data.sources.naming import IMAGE_SUFFIXES
 from sarcolor.data.sources.scene_pairs import ScenePairs
+from sarcolor.data.sources.sen1floods11 import Sen1Floods11
 from sarcolor.data.sources.sen12 import Sen12
+from sarcolor.data.sources.sen12ms import Sen12MS
+from sarcolor.data.sources.ssl4eo import SSL4EO
 from sarcolor.errors import SarcolorError
 
-# Tried in this order: layouts with distinctive folder names first.
+# Tried in this order: layouts with distinctive folder names first. SSL4EO before Kaggle (its
+# s1/ folder is no terrain folder); SEN12MS before SEN1-2 (the same folders, with .tif files).
 SOURCES: tuple[DataSource, ...] = (
     BigEarthNet(),
+    SSL4EO(),
+    Sen1Floods11(),
     Kaggle(),
     Generic(),
+    Sen12MS(),
     Sen12(),
     ScenePairs(),
 )

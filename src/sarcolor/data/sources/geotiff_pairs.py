@@ -30,7 +30,7 @@ import torch
 
 from sarcolor.config import PreprocessConfig
 from sarcolor.data.geotiff import decide_scale, open_raster, read_window, sar_unit, select_bands
-from sarcolor.data.optical import file_reflectance, read_rgb
+from sarcolor.data.optical import Reflectance, file_reflectance, read_rgb
 from sarcolor.data.pairs import Pair
 from sarcolor.data.preprocess import source_sensor
 from sarcolor.data.records import Sample
@@ -50,6 +50,14 @@ class GeoTiffSource(DataSource):
     @abstractmethod
     def optical_bands(self, pair: Pair) -> list[tuple[Path, int]]:
         """``(file, 1-based band index)`` of red, green and blue."""
+
+    def reflectance(self, pair: Pair, path: Path, index: int) -> Reflectance:
+        """How band ``index`` of the optical file ``path`` becomes reflectance: from the file's metadata.
+
+        Layouts that keep the processing baseline beside the rasters (a product name, a JSON
+        file) override this.
+        """
+        return file_reflectance(str(path), index)
 
     def window(self, pair: Pair, height: int, width: int, margin: int) -> Any:
         """The rasterio ``Window`` of the SAR raster to read: by default the whole raster."""
@@ -101,7 +109,7 @@ class GeoTiffSource(DataSource):
         readers = {}
         for path in dict.fromkeys(p for p, _ in files):
             readers[path] = on_grid(stack.enter_context(open_raster(path)), ref, stack)
-        sources = [(readers[path], i, file_reflectance(str(path), i)) for path, i in files]
+        sources = [(readers[path], i, self.reflectance(pair, path, i)) for path, i in files]
         return read_rgb(sources, window, max_reflectance)
 
 
