@@ -154,7 +154,7 @@ class SSL4EO(GeoTiffSource):
         return Discovery(root, self.name, pairs, sorted(unpaired), problems)
 
     def sar_files(self, pair: Pair, bands: Sequence[str]) -> SarFiles:
-        files = []
+        files: SarFiles = []
         for band in bands:
             path = pair.s1.with_name(f"{band.upper()}.tif")
             if not path.is_file():
