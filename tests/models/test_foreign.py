@@ -25,6 +25,7 @@ from torch import nn
 
 from sarcolor.data.io import read_image, to_uint8
 from sarcolor.errors import SarcolorError
+from sarcolor.models.fast import inference_model
 from sarcolor.models.foreign import ForeignArch, Pix2PixUnetGenerator, Sar2OpticalGenerator
 from sarcolor.models.foreign_layout import inspect_state_dict
 from sarcolor.pth import read_foreign_state_dict
@@ -304,6 +305,45 @@ def test_pix2pix_per_image_statistics_equal_the_default_test_script(real_sen12, 
     assert (running - expected).abs().max() > 0.05  # the two statistics really differ here
 
 
+def leaves(net: nn.Module) -> list[tuple]:
+    """Every leaf module in order: name, type, LeakyReLU slope, dropout rate (activation order)."""
+    return [
+        (name, type(m).__name__, getattr(m, "negative_slope", None), getattr(m, "p", None))
+        for name, m in net.named_modules()
+        if not list(m.children())
+    ]
+
+
+@pytest.mark.parametrize(
+    ("num_downs", "norm", "dropout"), [(8, "batch", True), (7, "instance", True), (8, "none", False)]
+)
+def test_pix2pix_graph_has_the_source_layers_in_order(num_downs, norm, dropout):
+    """Same leaves in the same places: dropout after the ngf·8 middle up paths, no innermost norm."""
+    with torch.device("meta"):
+        ref = RefUnetGenerator(3, 3, num_downs, ngf=64, norm=norm, use_dropout=dropout)
+        ours = Pix2PixUnetGenerator(3, 3, num_downs=num_downs, ngf=64, norm=norm, dropout=dropout)
+    assert leaves(ours) == leaves(ref)
+
+
+@pytest.mark.parametrize("norm_stats", ["running", "image"])
+def test_adapter_and_fast_path_give_the_same_output(real_sen12, norm_stats):
+    """sarcolor's way in (grey in [-1, 1]) and its CPU fast path (BatchNorm folded, weights packed)."""
+    ref = randomise(RefUnetGenerator(3, 1, 8, ngf=8, norm="batch", use_dropout=True), 5)
+    weights = inspect_state_dict(ref.state_dict())
+    arch = dataclasses.replace(weights.arch, norm_stats=norm_stats)
+    adapter = arch.build_for_sarcolor()
+    adapter.net.load_state_dict(weights.state_dict)
+    adapter.eval()
+    sar = sar_unit(real_sen12)
+    with torch.no_grad():
+        direct = adapter.net(arch.to_model_input(sar))
+        via_adapter = adapter(sar * 2 - 1)  # sarcolor's encode_input for input='sar'
+        fast = inference_model(adapter, torch.device("cpu"), "fp32")(sar * 2 - 1)
+    assert via_adapter.shape == (2, 3, 256, 256)
+    assert torch.equal(via_adapter, direct.expand(-1, 3, -1, -1))
+    assert torch.allclose(fast, via_adapter, rtol=0, atol=1e-5)
+
+
 def test_pix2pix_default_layout_on_the_meta_device():
     """unet_256, ngf 64, 3 → 3, batch norm: the published 54.414 M parameters, every key and shape."""
     with torch.device("meta"):
@@ -339,6 +379,7 @@ def test_sar2optical_default_layout_on_the_meta_device():
             ours = Sar2OpticalGenerator(3, 3, upsampling=mode)
             ref_shapes = {k: v.shape for k, v in ref.state_dict().items()}
             assert {k: v.shape for k, v in ours.state_dict().items()} == ref_shapes
+            assert leaves(ours) == leaves(ref)
             arch = inspect_state_dict({k: torch.empty(s, device="meta") for k, s in ref_shapes.items()}).arch
             assert arch.upsampling == mode
     assert ref_shapes["encoder.enc1.conv_block.0.bias"] == (64,)
@@ -367,7 +408,8 @@ def test_wrapped_and_prefixed_state_dicts_are_unwrapped(tmp_path):
 
 
 def test_old_pytorch_files_load(tmp_path):
-    """PyTorch 0.4.0 saved no num_batches_tracked; the 2018 code tracked instance-norm statistics."""
+    """PyTorch 0.4.0 saved no num_batches_tracked; the 2018 code tracked instance-norm statistics;
+    some files are saved in half precision."""
     bn = {k: v for k, v in small_pix2pix().state_dict().items() if not k.endswith("num_batches_tracked")}
     weights = inspect_state_dict(bn)
     assert weights.notes == ("added 13 BatchNorm num_batches_tracked counters (an old PyTorch file)",)
@@ -379,6 +421,8 @@ def test_old_pytorch_files_load(tmp_path):
             m.register_buffer("running_mean", torch.zeros(m.num_features))
             m.register_buffer("running_var", torch.ones(m.num_features))
             m.register_buffer("num_batches_tracked", torch.tensor(0))
+    half = {k: v.half() if v.is_floating_point() else v for k, v in inst.state_dict().items()}
+    assert "converted 32 tensors to float32" in inspect_state_dict(half).notes
     weights = inspect_state_dict(inst.state_dict())
     assert weights.arch.norm == "instance"
     assert weights.notes == ("ignored 39 instance-norm running statistics, as the current pix2pix code does",)

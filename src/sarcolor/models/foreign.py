@@ -174,6 +174,10 @@ class ForeignArch:
             self.in_channels, self.out_channels, upsampling=self.upsampling, norm_stats=self.norm_stats
         )
 
+    def build_for_sarcolor(self) -> SarcolorAdapter:
+        """:meth:`build` wrapped in :class:`SarcolorAdapter` (sarcolor's 1-in, 3-out convention)."""
+        return SarcolorAdapter(self.build(), self)
+
     def to_model_input(self, sar: torch.Tensor) -> torch.Tensor:
         """(B, 1 or in_channels, H, W) SAR in [0, 1] → (B, in_channels, H, W) in [-1, 1]."""
         if sar.shape[1] == 1 and self.in_channels > 1:
@@ -186,6 +190,27 @@ class ForeignArch:
         """(B, out_channels, H, W) tanh output → (B, 3, H, W) in [0, 1]; a grey output is repeated."""
         image = ((out.clamp(-1.0, 1.0) + 1.0) * 0.5).clamp(0.0, 1.0)
         return image.expand(-1, 3, -1, -1) if image.shape[1] == 1 else image
+
+
+class SarcolorAdapter(nn.Module):
+    """A foreign generator called as sarcolor calls its own: (B, 1, H, W) → (B, 3, H, W).
+
+    Input and output are already in both conventions' range ([-1, 1], tanh): the adapter only
+    repeats a grey SAR input on the source's ``in_channels`` and a grey output on 3 channels,
+    so :func:`~sarcolor.data.preprocess.encode_input` (``input='sar'``) and ``decode_output``
+    (``target='rgb'``), tiling and :func:`~sarcolor.models.fast.inference_model` apply
+    unchanged. Its state dict is the source's under ``net.``; load a file into ``.net``.
+    """
+
+    def __init__(self, net: nn.Module, arch: ForeignArch) -> None:
+        super().__init__()
+        self.net, self.in_channels = net, arch.in_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] == 1 and self.in_channels > 1:
+            x = x.expand(-1, self.in_channels, -1, -1)
+        y = self.net(x)
+        return y.expand(-1, 3, -1, -1) if y.shape[1] == 1 else y
 
 
 class ImageStatsBatchNorm2d(nn.Module):

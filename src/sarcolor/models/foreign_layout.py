@@ -206,6 +206,11 @@ def _complete(state: dict[str, torch.Tensor], arch: ForeignArch, notes: list[str
             notes.append(
                 f"ignored {len(dropped)} instance-norm running statistics, as the current pix2pix code does"
             )
+    converted = [k for k, v in out.items() if v.is_floating_point() and v.dtype != torch.float32]
+    for key in converted:  # e.g. a file saved in half precision: sarcolor's checkpoints are float32
+        out[key] = out[key].float()
+    if converted:
+        notes.append(f"converted {len(converted)} tensors to float32")
     added = [k for k in expected if k.endswith(".num_batches_tracked") and k not in out]
     for key in added:  # PyTorch 0.4.0 saved BatchNorm without the counter (unused in eval mode)
         out[key] = torch.tensor(0, dtype=torch.long)
