@@ -131,7 +131,7 @@ class ForeignArch:
 
     @property
     def label(self) -> str:
-        """A short human description, e.g. ``pix2pix unet_256 (batch norm, 1 → 3 channels)``."""
+        """A short human description, e.g. ``pix2pix unet_256 (batch norm, ngf 64, 1 → 3 channels)``."""
         if self.name == "pix2pix_unet":
             kind = f"pix2pix unet_{self.size_multiple}"
             extra = f"{'no' if self.norm == 'none' else self.norm} norm, ngf {self.ngf}"
