@@ -1,0 +1,73 @@
+"""Reading a ``.pth`` file written by ``torch.save`` without ever running its pickle.
+
+A ``.pth`` file is a pickle (inside a zip archive since PyTorch 1.6, bare before), and
+unpickling can run any code the file names. The only reader here is PyTorch's restricted
+loader, ``torch.load(..., weights_only=True)``, which builds tensors and plain containers
+(dict, list, tuple, OrderedDict, numbers, strings) and refuses every other global. sarcolor's
+own checkpoints stay safetensors; this module exists for ``sarcolor import`` alone.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+import warnings
+from pathlib import Path
+
+import torch
+
+from sarcolor.errors import SarcolorError, first_line
+
+PTH_SUFFIXES: tuple[str, ...] = (".pth", ".pt")
+_ZIP_MAGIC = b"PK\x03\x04"
+_PICKLE_PROTO = b"\x80"  # PROTO opcode: pickle protocol 2 and later (torch.save's legacy format)
+_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+
+
+def read_foreign_state_dict(path: str | Path) -> object:
+    """What a ``torch.save`` file holds, read with ``torch.load(weights_only=True)`` on the CPU.
+
+    Returns:
+        The loaded object: normally a dict of tensors (a state dict), possibly a container of
+        them (e.g. ``{"state_dict": …}``); :func:`~sarcolor.models.foreign_layout.inspect_state_dict`
+        decides what it is.
+
+    Raises:
+        SarcolorError: the file is missing, not named ``.pth``/``.pt``, not a zip or pickle
+            written by ``torch.save``, refers to Python objects other than tensors and
+            containers (a crafted payload, or a whole pickled model), or is damaged.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SarcolorError(f"{path}: file not found")
+    with open(path, "rb") as fh:
+        head = fh.read(9)
+    if path.suffix.lower() not in PTH_SUFFIXES:
+        kind = " (a safetensors file)" if _looks_like_safetensors(head, path) else ""
+        raise SarcolorError(
+            f"{path}: not a .pth file{kind}; import reads the .pth a PyTorch training script saved "
+            "with torch.save (e.g. latest_net_G.pth, pix2pix_gen_180.pth)"
+        )
+    if not (head.startswith(_ZIP_MAGIC) or head.startswith(_PICKLE_PROTO)):
+        raise SarcolorError(f"{path}: not a torch.save file (neither a zip archive nor a pickle)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # e.g. "pickle protocol 4 detected"
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = _GLOBAL.search(str(exc))
+        what = f"it names {found[1]}" if found else "it uses pickle instructions beyond plain data"
+        raise SarcolorError(
+            f"{path}: refused: the file holds more than tensors ({what}); sarcolor reads only weights, "
+            "through torch.load(weights_only=True), and never runs a file's code "
+            "(a whole model saved with torch.save(model) must be re-saved as model.state_dict())"
+        ) from None
+    except Exception as exc:  # a damaged archive fails in many ways (zip, EOF, storage sizes)
+        raise SarcolorError(f"{path}: cannot read this torch.save file ({first_line(exc)})") from None
+
+
+def _looks_like_safetensors(head: bytes, path: Path) -> bool:
+    """An 8-byte little-endian header length that fits the file, then the JSON header's '{'."""
+    return (
+        len(head) == 9 and head[8:9] == b"{" and 8 + int.from_bytes(head[:8], "little") <= path.stat().st_size
+    )
