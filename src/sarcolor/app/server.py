@@ -1,0 +1,420 @@
+"""The FastAPI app: the page at ``/``, the API under ``/api/`` (contract in docs/app.md).
+
+Every request that colorizes goes the same way: take a place (503 when none is free,
+:mod:`sarcolor.app.jobs`), stream the upload into a fresh job folder inside the server's
+temporary folder (413 past the limit, :mod:`sarcolor.app.uploads`), check names, kind and size
+(422, 400, 413, :mod:`sarcolor.app.work`), run in one of ``workers`` threads, answer, delete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from importlib.resources import files
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sarcolor import __version__
+from sarcolor.app.errors import ApiError, ClientGone
+from sarcolor.app.jobs import Job, JobStore, Places
+from sarcolor.app.schemas import ErrorOut, HealthOut, InfoOut, JobOut, ModelOut
+from sarcolor.app.uploads import check_declared_length, receive_upload
+from sarcolor.app.work import MAX_PIXELS, Colorizers, choose, inspect_upload, run_job
+from sarcolor.inference.modelset import AUTO, ModelRegistry, SelectionError
+
+log = logging.getLogger("sarcolor.app")
+STATIC = Path(str(files("sarcolor.app") / "static"))
+JOB_PREFIX = "job-"
+CSP = "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; object-src 'none'"
+
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_FORM = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "a PNG or JPEG SAR image, or a GeoTIFF scene (its kind is read "
+                        "from its content; the name is only shown back)",
+                    },
+                    "model": {"type": "string", "default": AUTO, "description": "a model id or 'auto'"},
+                    "terrain": {"type": "string", "default": AUTO, "description": "a terrain name or 'auto'"},
+                },
+            }
+        }
+    },
+}
+
+
+def _err(description: str) -> dict:
+    return {"model": ErrorOut, "description": description}
+
+
+_UPLOAD_ERRORS = {
+    400: _err("not multipart, no 'file' field, or the file is not a readable PNG, JPEG or TIFF"),
+    413: _err("the upload is over --max-upload-mb, or the image declares more pixels than allowed"),
+    422: _err("unknown model or terrain, no model for the terrain, or the model cannot take this input"),
+    503: _err("every place is taken (workers + queue size requests in progress); retry later"),
+}
+_JOB_ERRORS = {404: _err("no such job (or it expired)"), 409: _err("the job has not finished, or failed")}
+_RESULT_HEADERS = {
+    "X-Sarcolor-Model": {"description": "the model id used", "schema": {"type": "string"}, "required": True},
+    "X-Sarcolor-Terrain": {
+        "description": "the terrain the model was chosen for (given or inferred), or 'any'",
+        "schema": {"type": "string"},
+        "required": True,
+    },
+    "X-Sarcolor-Terrain-Confidence": {
+        "description": "the classifier's confidence in [0, 1], when the terrain was inferred",
+        "schema": {"type": "string"},
+    },
+}
+
+
+class _CleanupFileResponse(FileResponse):
+    """A file response that runs ``cleanup`` once sent, or once sending failed (client gone)."""
+
+    def __init__(self, *args, cleanup: Callable[[], None], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._cleanup = cleanup
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._cleanup()
+
+
+def create_app(
+    models: ModelRegistry,
+    *,
+    max_upload_mb: float = 64.0,
+    workers: int = 1,
+    queue_size: int = 8,
+    tmp_dir: str | Path | None = None,
+    device: str = "auto",
+    max_image_mp: float = 32.0,
+    job_ttl_s: float = 900.0,
+    keep_jobs: int = 16,
+) -> FastAPI:
+    """The app serving ``models``.
+
+    Args:
+        models: the models (:func:`sarcolor.inference.modelset.load_registry`).
+        max_upload_mb: largest request body accepted (413 beyond, found while streaming).
+        workers: colorizing threads: how many models run at a time.
+        queue_size: requests that may wait (or upload) beyond those running; 503 past it.
+        tmp_dir: where uploads and results live, one ``job-*`` folder per request; a fresh
+            temporary folder (removed at shutdown) when ``None``.
+        device: ``auto``, ``cpu`` or ``cuda`` for the generators.
+        max_image_mp: pixel limit (megapixels) for PNG/JPEG, which are colorized in memory
+            (about 40 bytes a pixel); GeoTIFFs are streamed and only the decompression-bomb
+            guard (:data:`sarcolor.data.io.MAX_PIXELS`) applies to them.
+        job_ttl_s, keep_jobs: how long and how many finished jobs keep their results.
+    """
+    if workers < 1 or queue_size < 0 or max_upload_mb <= 0:
+        raise ValueError("workers must be ≥ 1, queue_size ≥ 0 and max_upload_mb > 0")
+    own_tmp = tmp_dir is None
+    folder = Path(tempfile.mkdtemp(prefix="sarcolor-serve-") if own_tmp else tmp_dir).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    places = Places(workers + queue_size)
+    store = JobStore(job_ttl_s, keep_jobs)
+    colorizers = Colorizers(device)
+    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sarcolor-worker")
+    max_image_pixels = int(max_image_mp * 1e6)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        yield
+        executor.shutdown(wait=False, cancel_futures=True)
+        store.clear()
+        if own_tmp:
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            for job_folder in folder.glob(f"{JOB_PREFIX}*"):
+                shutil.rmtree(job_folder, ignore_errors=True)
+
+    app = FastAPI(
+        title="sarcolor",
+        version=__version__,
+        summary="Colorize Sentinel-1 SAR images into Sentinel-2-like colour",
+        description='The page is at `/`. Errors are JSON `{"error": "one sentence"}`.',
+        lifespan=lifespan,
+        docs_url=None,  # the interactive docs load scripts from a CDN; the schema is at /openapi.json
+        redoc_url=None,
+    )
+    app.state.tmp_dir, app.state.places, app.state.jobs = folder, places, store
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    def new_job(request: Request) -> Job:
+        check_declared_length(request, max_upload_mb)
+        place = places.take()
+        job_folder = Path(tempfile.mkdtemp(prefix=JOB_PREFIX, dir=folder))
+        return Job(folder=job_folder, place=place)
+
+    async def receive(job: Job, request: Request) -> None:
+        upload = await receive_upload(request, job.folder, max_upload_mb)
+        job.filename = upload.filename
+        job.model = upload.fields.get("model") or AUTO
+        job.terrain = upload.fields.get("terrain") or AUTO
+        try:
+            models.check_names(job.model, job.terrain)
+        except SelectionError as err:
+            raise ApiError(422, str(err)) from None
+        job.stage = "checking the upload"
+        await asyncio.to_thread(inspect_upload, job, upload.path, max_image_pixels)
+        if not models.needs_image(job.model, job.terrain):
+            await asyncio.to_thread(choose, job, models)
+        job.state, job.stage = "queued", "waiting for a worker"
+
+    def submit(job: Job):
+        try:
+            return executor.submit(run_job, job, models, colorizers)
+        except RuntimeError:  # shutting down
+            raise ApiError(503, "the server is shutting down") from None
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, err: ApiError) -> JSONResponse:
+        headers = {"Retry-After": "5"} if err.status == 503 else None
+        return JSONResponse({"error": err.message}, status_code=err.status, headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        words = {404: "no such address", 405: "method not allowed on"}.get(err.status_code, str(err.detail))
+        path = request.url.path[:80]
+        return JSONResponse({"error": f"{words} {path}"}, status_code=err.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, err: RequestValidationError) -> JSONResponse:
+        first = err.errors()[0] if err.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return JSONResponse({"error": f"invalid request: {where} {first.get('msg', '')}".strip()}, 422)
+
+    @app.exception_handler(Exception)
+    async def _internal(_: Request, err: Exception) -> JSONResponse:
+        log.error("internal error", exc_info=err)
+        return JSONResponse({"error": "internal error (the server log has the details)"}, 500)
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        headers = {
+            "Content-Security-Policy": CSP,
+            "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff",
+        }
+        return FileResponse(STATIC / "index.html", media_type="text/html", headers=headers)
+
+    @app.get("/healthz", response_model=HealthOut, summary="Liveness check")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/api/models", response_model=list[ModelOut], summary="The models this server can use")
+    async def list_models() -> list[dict]:
+        return [m.to_dict() for m in models.models]
+
+    @app.get("/api/info", response_model=InfoOut, summary="Limits and load")
+    async def info() -> dict:
+        return {
+            "version": __version__,
+            "workers": workers,
+            "queue_size": queue_size,
+            "in_progress": places.taken,
+            "max_upload_mb": max_upload_mb,
+            "max_pixels": MAX_PIXELS,
+            "max_image_pixels": max_image_pixels,
+            "terrains": models.terrains,
+            "terrain_classifier": models.classifier is not None,
+        }
+
+    @app.post(
+        "/api/colorize",
+        summary="Colorize one image and answer with the result",
+        description="PNG/JPEG in → PNG of the same size out; GeoTIFF in → GeoTIFF on the input's grid "
+        "(CRS, transform, size) out. The answer comes when the work is done.",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "the colorized image",
+                "content": {"image/png": _BINARY, "image/tiff": _BINARY},
+                "headers": _RESULT_HEADERS,
+            },
+            **_UPLOAD_ERRORS,
+        },
+        openapi_extra={"requestBody": _FORM},
+    )
+    async def colorize(request: Request) -> Response:
+        job = new_job(request)
+        handed_over = False
+        try:
+            await receive(job, request)
+            await asyncio.wrap_future(submit(job))
+            if job.state != "done":
+                raise ApiError(job.error_status or 500, job.error or "colorizing failed")
+            assert job.choice is not None
+
+            def cleanup() -> None:
+                job.finish()
+                job.remove_files()
+
+            response = _CleanupFileResponse(
+                job.result,
+                media_type="image/tiff" if job.kind == "scene" else "image/png",
+                headers=_result_headers(job),
+                filename=job.download_stem + job.result.suffix,
+                cleanup=cleanup,
+            )
+            handed_over = True
+            return response
+        except ClientGone:
+            return Response(status_code=400)
+        finally:
+            if not handed_over:
+                job.finish()
+                job.remove_files()
+
+    @app.post(
+        "/api/jobs",
+        status_code=202,
+        response_model=JobOut,
+        summary="Start colorizing one image; follow it at /api/jobs/{id}",
+        description="The same form as /api/colorize. Answers 202 once the upload is checked and queued.",
+        responses=_UPLOAD_ERRORS,
+        openapi_extra={"requestBody": _FORM},
+    )
+    async def create_job(request: Request) -> JSONResponse:
+        job = new_job(request)
+        try:
+            await receive(job, request)
+            future = submit(job)
+        except BaseException as err:
+            job.finish()
+            job.remove_files()
+            if isinstance(err, ClientGone):
+                return JSONResponse({"error": "the client disconnected"}, status_code=400)
+            raise
+        store.add(job)
+        future.add_done_callback(lambda _: job.finish())
+        return JSONResponse(job.to_dict(), status_code=202, headers={"Location": f"/api/jobs/{job.id}"})
+
+    @app.get("/api/jobs/{job_id}", response_model=JobOut, summary="A job's state", responses=_JOB_ERRORS)
+    async def get_job(job_id: str) -> dict:
+        return store.get(job_id).to_dict()
+
+    @app.delete(
+        "/api/jobs/{job_id}", status_code=204, summary="Delete a finished job's files", responses=_JOB_ERRORS
+    )
+    async def delete_job(job_id: str) -> Response:
+        store.delete(job_id)
+        return Response(status_code=204)
+
+    def finished(job_id: str) -> Job:
+        job = store.get(job_id)
+        if job.state == "failed":
+            raise ApiError(409, f"job {job.id} failed: {job.error}")
+        if job.state != "done":
+            raise ApiError(409, f"job {job.id} is still {job.state}")
+        return job
+
+    @app.get(
+        "/api/jobs/{job_id}/result",
+        summary="The full result: a PNG, or a GeoTIFF for a GeoTIFF input",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "the colorized image",
+                "content": {"image/png": _BINARY, "image/tiff": _BINARY},
+                "headers": _RESULT_HEADERS,
+            },
+            **_JOB_ERRORS,
+        },
+    )
+    async def job_result(job_id: str) -> FileResponse:
+        job = finished(job_id)
+        media = "image/tiff" if job.kind == "scene" else "image/png"
+        name = job.download_stem + job.result.suffix
+        return FileResponse(job.result, media_type=media, filename=name, headers=_result_headers(job))
+
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    for route, attribute, what in (
+        ("quicklook", "quicklook", "the result"),
+        ("preview", "preview", "the input as the model saw it"),
+    ):
+        _add_png_route(app, finished, route, attribute, what)
+    return app
+
+
+def _add_png_route(
+    app: FastAPI, finished: Callable[[str], Job], route: str, attribute: str, what: str
+) -> None:
+    @app.get(
+        f"/api/jobs/{{job_id}}/{route}",
+        name=f"job_{route}",
+        summary=f"{what.capitalize()} as a PNG of at most 1024 pixels a side",
+        response_class=Response,
+        responses={200: {"description": f"{what} (PNG)", "content": {"image/png": _BINARY}}, **_JOB_ERRORS},
+    )
+    async def png(job_id: str) -> FileResponse:
+        job = finished(job_id)
+        return FileResponse(
+            getattr(job, attribute), media_type="image/png", headers={"Cache-Control": "no-store"}
+        )
+
+
+def _openapi(app: FastAPI) -> dict:
+    """The generated schema, less FastAPI's default 422 (``{"detail": ...}``) where this API has
+    no validated parameter that could fail: its errors are ``{"error": ...}``, as documented."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            description=app.description,
+            routes=app.routes,
+        )
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                default = operation["responses"].get("422", {})
+                if "HTTPValidationError" in str(default):
+                    del operation["responses"]["422"]
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def _result_headers(job: Job) -> dict[str, str]:
+    assert job.choice is not None
+    headers = {
+        "X-Sarcolor-Model": job.choice.model.id,
+        "X-Sarcolor-Terrain": _header_safe(job.choice.terrain),
+    }
+    if job.choice.confidence is not None:
+        headers["X-Sarcolor-Terrain-Confidence"] = f"{job.choice.confidence:.4f}"
+    return headers
+
+
+def _header_safe(text: str) -> str:
+    return "".join(ch for ch in text if ch.isascii() and ch.isprintable())[:60] or "unknown"
+
+
+def default_threads(workers: int) -> int:
+    """Torch threads per worker so that the workers together use the machine's cores once."""
+    return max(1, (os.cpu_count() or 1) // workers)
