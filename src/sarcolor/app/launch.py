@@ -7,6 +7,7 @@ The socket is bound here, before uvicorn starts, so ``--port 0`` picks a free po
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import socket
@@ -106,14 +107,13 @@ def serve(args: argparse.Namespace, echo=print) -> int:
         sock.bind((args.host, args.port))
     except OSError as exc:
         raise SarcolorError(f"cannot listen on {args.host}:{args.port} ({exc.strerror})") from None
+    sock.listen(2048)  # connections made from now on wait in the backlog until uvicorn accepts them
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     echo(f"sarcolor: serving {len(registry.models)} model(s) on http://{shown}:{port}", flush=True)
     config = uvicorn.Config(app, log_level="info", timeout_graceful_shutdown=5)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn shuts down gracefully, then re-raises Ctrl-C
         uvicorn.Server(config).run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn shuts down gracefully, then re-raises Ctrl-C
-        pass
     echo("sarcolor: stopped")
     return 0
 

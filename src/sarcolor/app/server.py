@@ -142,7 +142,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         yield
-        executor.shutdown(wait=False, cancel_futures=True)
+        colorizers.stopping.set()  # running jobs end at their next batch of tiles
+        executor.shutdown(wait=True, cancel_futures=True)
         store.clear()
         if own_tmp:
             shutil.rmtree(folder, ignore_errors=True)

@@ -166,6 +166,8 @@ class _Form:
             self._file.close()
             self._file = None
         elif self._name:
+            if self._name in self.fields:
+                raise ApiError(400, f"the form field {self._name[:40]!r} is given more than once")
             self.fields[self._name] = self._text.decode("utf-8", "replace").strip()
 
     def _end(self) -> None:

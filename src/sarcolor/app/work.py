@@ -46,12 +46,17 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
 )
 
 
+class Cancelled(Exception):
+    """The server is stopping: the job ends between two batches of tiles."""
+
+
 class Colorizers:
     """One :class:`Colorizer` per model, loaded on first use and shared by the workers
     (an eval-mode generator keeps no state between calls)."""
 
     def __init__(self, device: str = "auto") -> None:
         self.device = device
+        self.stopping = threading.Event()  # set at shutdown: running jobs stop at their next batch
         self._loaded: dict[str, Colorizer] = {}
         self._lock = threading.Lock()
 
@@ -145,6 +150,8 @@ def run_job(job: Job, registry: ModelRegistry, colorizers: Colorizers) -> None:
     """Colorize ``job`` (worker thread). Failures end in ``job.fail``; nothing is raised."""
     job.state, job.stage = "running", "starting"
     try:
+        if colorizers.stopping.is_set():
+            raise Cancelled()
         if job.choice is None:
             job.stage = "finding the terrain"
             choose(job, registry, lambda: _classifier_input(job, registry))
@@ -153,10 +160,12 @@ def run_job(job: Job, registry: ModelRegistry, colorizers: Colorizers) -> None:
         colorizer = colorizers.get(job.choice.model)
         job.stage = "colorizing"
         if job.kind == "scene":
-            _run_scene(job, colorizer)
+            _run_scene(job, colorizer, colorizers.stopping)
         else:
-            _run_image(job, colorizer)
+            _run_image(job, colorizer, colorizers.stopping)
         job.state, job.stage = "done", "done"
+    except Cancelled:
+        job.fail(503, "the server stopped before this job was done")
     except ApiError as err:
         job.fail(err.status, err.message)
     except SarcolorError as err:
@@ -168,10 +177,10 @@ def run_job(job: Job, registry: ModelRegistry, colorizers: Colorizers) -> None:
         input_path(job).unlink(missing_ok=True)
 
 
-def _run_image(job: Job, colorizer: Colorizer) -> None:
+def _run_image(job: Job, colorizer: Colorizer, stopping: threading.Event) -> None:
     image = read_image(input_path(job))
     job.tiles_total = len(plan_tiles(image.shape[0], image.shape[1], TILE, colorizer.overlap).origins)
-    counter = _TileCounter(colorizer, job)
+    counter = _TileCounter(colorizer, job, stopping)
     rgb = Colorizer.colorize_many(counter, [image])[0]  # type: ignore[arg-type]  # the counting view
     job.stage = "writing the result"
     write_rgb_png(job.result, rgb)
@@ -179,7 +188,7 @@ def _run_image(job: Job, colorizer: Colorizer) -> None:
     _save_small(to_uint8(rgb), job.quicklook)
 
 
-def _run_scene(job: Job, colorizer: Colorizer) -> None:
+def _run_scene(job: Job, colorizer: Colorizer, stopping: threading.Event) -> None:
     path = input_path(job)
     with open_raster(path) as src:
         job.tiles_total = len(tile_starts(src.height, TILE, colorizer.overlap)) * len(
@@ -187,7 +196,7 @@ def _run_scene(job: Job, colorizer: Colorizer) -> None:
         )
     _write_preview(job, path, colorizer.config.preprocess)
     report = colorize_scene(
-        _TileCounter(colorizer, job),  # type: ignore[arg-type]
+        _TileCounter(colorizer, job, stopping),  # type: ignore[arg-type]
         path,
         job.result,
         SceneOptions(),
@@ -200,15 +209,18 @@ def _run_scene(job: Job, colorizer: Colorizer) -> None:
 
 
 class _TileCounter:
-    """A :class:`Colorizer` whose ``predict`` also counts tiles into ``job.tiles_done``."""
+    """A :class:`Colorizer` whose ``predict`` also counts tiles into ``job.tiles_done`` (and
+    raises :class:`Cancelled` once ``stopping`` is set)."""
 
-    def __init__(self, colorizer: Colorizer, job: Job) -> None:
-        self._colorizer, self._job = colorizer, job
+    def __init__(self, colorizer: Colorizer, job: Job, stopping: threading.Event) -> None:
+        self._colorizer, self._job, self._stopping = colorizer, job, stopping
 
     def __getattr__(self, name: str):
         return getattr(self._colorizer, name)
 
     def predict(self, tiles):
+        if self._stopping.is_set():
+            raise Cancelled()
         out = self._colorizer.predict(tiles)
         self._job.tiles_done += len(tiles)
         return out
