@@ -128,9 +128,12 @@ class ModelRegistry:
 
     @property
     def terrains(self) -> list[str]:
-        """Terrains a request may name: the models' own, else the dataset's four."""
-        named = sorted({t for m in self.models for t in m.terrains})
-        return named or list(TERRAINS)
+        """Terrains a request may name: the models' own, and the dataset's four when a model
+        trained on every terrain can serve them."""
+        named = {t for m in self.models for t in m.terrains}
+        if any(not m.terrains for m in self.models):
+            named |= set(TERRAINS)
+        return sorted(named)
 
     def check_names(self, model: str = AUTO, terrain: str = AUTO) -> None:
         """Refuse unknown names before anything is read (raises :class:`SelectionError`)."""

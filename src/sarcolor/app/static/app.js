@@ -157,6 +157,7 @@ async function show(job) {
       img.src = url;
     });
   await Promise.all([load($("input-image"), job.preview_url), load($("result-image"), job.quicklook_url)]);
+  $("compare").style.setProperty("--aspect", String(job.width / job.height));
   $("placeholder").hidden = true;
   $("compare").hidden = false;
   $("result-bar").hidden = false;
@@ -203,9 +204,12 @@ function showCard() {
   if (!model) {
     $("model-card").hidden = false;
     $("card-title").textContent = "Automatic choice";
+    const general = state.models.find((m) => !m.terrains.length);
     $("card-sub").textContent = state.info && state.info.terrain_classifier
-      ? "The terrain of each image is inferred, and its terrain's model is used."
-      : "Each request uses the model for its terrain; choose a terrain, or the set's model for every terrain is used.";
+      ? "The terrain of each image is inferred, and that terrain's model is used."
+      : general
+        ? `With a terrain chosen, that terrain's model is used; without one, ${general.name} (trained on every terrain).`
+        : "This set has one model per terrain and no terrain classifier: choose a terrain.";
     $("card-facts").innerHTML = "";
     $("card-scores").innerHTML = "";
     return;
@@ -271,12 +275,15 @@ function renderScores(metrics) {
     }
   }
   const caption = table.createCaption();
-  caption.textContent = `${metrics.split} split: ${all.n} images, ${all.scenes} scenes`;
+  caption.textContent = `${metrics.split} split: ${plural(all.n, "image")}, ${plural(all.scenes, "scene")}; the best of each row in colour`;
   box.append(table);
-  for (const flag of metrics.flags || []) {
+  const beaten = METRICS.filter(([key, , higher]) =>
+    key in all.model && names.some((b) => (higher ? all.baselines[b][key] > all.model[key] : all.baselines[b][key] < all.model[key])),
+  ).map(([, label]) => label.replace("°", ""));
+  if (beaten.length) {
     const p = document.createElement("p");
     p.className = "flag";
-    p.textContent = `The model ${flag}.`;
+    p.textContent = `A baseline scores better than this model on ${beaten.join(", ")}.`;
     box.append(p);
   }
 }
@@ -309,6 +316,7 @@ function hideError() {
   $("error").hidden = true;
 }
 
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 const cap = (s) => s.charAt(0).toUpperCase() + s.slice(1);
 
 function size(bytes) {
