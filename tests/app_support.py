@@ -60,7 +60,7 @@ def brightness_terrain(image: np.ndarray) -> tuple[str, float]:
 
 
 class Server:
-    """``python -m sarcolor.app PATHS --port 0 ...`` in a subprocess, its output collected."""
+    """``python -m sarcolor.app --models PATHS --port 0 ...`` in a subprocess, its output collected."""
 
     def __init__(self, paths: Sequence[Path], tmp_dir: Path, *options: str, cwd: Path | None = None) -> None:
         self.tmp_dir = tmp_dir
@@ -69,6 +69,7 @@ class Server:
             sys.executable,
             "-m",
             "sarcolor.app",
+            "--models",
             *map(str, paths),
             "--port",
             "0",

@@ -97,6 +97,13 @@ def test_health_info_and_models(client):
     assert info["terrains"] == ["agri", "grassland", "urban"] and info["terrain_classifier"] is False
 
 
+def test_a_loopback_server_answers_only_to_loopback_names(server):
+    """A web page elsewhere cannot reach the local server by DNS rebinding: its Host is refused."""
+    assert httpx.get(f"{server.url}/healthz", headers={"host": "localhost"}).status_code == 200
+    response = httpx.get(f"{server.url}/healthz", headers={"host": f"attacker.example:{server.port}"})
+    assert response.status_code == 400 and "only to" in error_of(response)
+
+
 def test_png_gives_png_of_the_same_size(client, server):
     patch = sar_patch()
     response = post(client, patch.read_bytes(), patch.name, terrain="grassland")

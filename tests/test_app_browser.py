@@ -19,7 +19,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (dev ex
 from app_support import REPO, Server, terrain_checkpoint  # noqa: E402
 from conftest import shared_path  # noqa: E402
 
-CHROMIUM = Path(os.environ.get("SARCOLOR_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM = Path(os.environ.get("SARCOLOR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -31,6 +31,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOT = REPO / "docs" / "images" / "app.png"
+NATURAL_SIZE = (
+    "(sel) => [document.querySelector(sel).naturalWidth, document.querySelector(sel).naturalHeight]"
+)
 TIMEOUT_MS = 120_000  # a busy 2-core machine; a 256² patch takes well under a second
 
 pytestmark = [
@@ -105,9 +108,7 @@ def colorize(page, path: Path, terrain: str) -> None:
 def test_colorize_a_sen12_patch_and_download_it(page, tmp_path: Path) -> None:
     patch = shared_path("real", "sen1-2", "v_2", "agri", "s1", "ROIs1868_summer_s1_59_p30.png")
     colorize(page, patch, "agri")
-    size = page.evaluate(
-        "[document.getElementById('result-image').naturalWidth, document.getElementById('result-image').naturalHeight]"
-    )
+    size = page.evaluate(NATURAL_SIZE, "#result-image")
     assert size == [256, 256]
     assert "terrain agri" in page.inner_text("#result-info")
     assert "all-terrains" in page.inner_text("#model-card")  # the set's model for agri
@@ -134,9 +135,7 @@ def test_colorize_a_geotiff_and_download_a_geotiff_on_its_grid(page, tmp_path: P
 
     scene = shared_path("real", "s1-geotiff", "S1A__IW___A_20150309T173017_VV_grd_mli_geo_norm_db.tif")
     colorize(page, scene, "grassland")
-    size = page.evaluate(
-        "[document.getElementById('result-image').naturalWidth, document.getElementById('result-image').naturalHeight]"
-    )
+    size = page.evaluate(NATURAL_SIZE, "#result-image")
     assert size == [268, 217]  # the quicklook: a scene this small is not reduced
     assert "Download PNG (quicklook)" in page.inner_text("#downloads")
     with page.expect_download() as download_info:

@@ -1,4 +1,4 @@
-"""``python -m sarcolor.app PATH ... [--port N]``: serve the app (see :mod:`sarcolor.app.launch`)."""
+"""``python -m sarcolor.app --models PATH ... [--port N]``: serve the app (see :mod:`sarcolor.app.launch`)."""
 
 from sarcolor.app.launch import main
 

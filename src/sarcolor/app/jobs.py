@@ -88,6 +88,7 @@ class Job:
     created: float = field(default_factory=time.time)
     finished: float | None = None
     notes: list[str] = field(default_factory=list)
+    cancel: threading.Event = field(default_factory=threading.Event)  # set when nobody waits for it
 
     @property
     def result(self) -> Path:

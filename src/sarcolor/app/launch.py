@@ -1,4 +1,4 @@
-"""Starting the server: ``python -m sarcolor.app PATH [PATH ...] [--port N]`` (and ``sarcolor serve``).
+"""Starting the server: ``python -m sarcolor.app --models PATH [PATH ...] [--port N]`` (``sarcolor serve``).
 
 The socket is bound here, before uvicorn starts, so ``--port 0`` picks a free port and the line
 ``sarcolor: serving N model(s) on http://HOST:PORT`` names it (tests start servers this way).
@@ -18,12 +18,15 @@ from pathlib import Path
 from sarcolor.errors import SarcolorError
 from sarcolor.inference.modelset import TerrainClassifier, format_models, load_registry
 
+LOOPBACK_NAMES = ["127.0.0.1", "localhost", "::1", "[::1]"]
 DEFAULTS = {"host": "127.0.0.1", "port": 8000, "workers": 1, "queue_size": 8, "max_upload_mb": 64.0}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``sarcolor serve`` (also used by ``python -m sarcolor.app``)."""
-    parser.add_argument("models", nargs="+", metavar="PATH", help="run folders, checkpoints or model sets")
+    parser.add_argument(
+        "--models", nargs="+", required=True, metavar="PATH", help="run folders, checkpoints or model sets"
+    )
     parser.add_argument(
         "--host", default=DEFAULTS["host"], help="address to bind (0.0.0.0 exposes it; default %(default)s)"
     )
@@ -99,6 +102,7 @@ def serve(args: argparse.Namespace, echo=print) -> int:
         tmp_dir=args.tmp_dir,
         device=args.device,
         max_image_mp=args.max_image_mp,
+        allowed_hosts=LOOPBACK_NAMES if args.host in LOOPBACK_NAMES else None,
     )
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)

@@ -36,6 +36,7 @@ from sarcolor.inference.modelset import AUTO, ModelRegistry, SelectionError
 log = logging.getLogger("sarcolor.app")
 STATIC = Path(str(files("sarcolor.app") / "static"))
 JOB_PREFIX = "job-"
+DISCONNECT_POLL_S = 0.5
 CSP = "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; object-src 'none'"
 
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
@@ -112,6 +113,7 @@ def create_app(
     max_image_mp: float = 32.0,
     job_ttl_s: float = 900.0,
     keep_jobs: int = 16,
+    allowed_hosts: list[str] | None = None,
 ) -> FastAPI:
     """The app serving ``models``.
 
@@ -127,6 +129,9 @@ def create_app(
             (about 40 bytes a pixel); GeoTIFFs are streamed and only the decompression-bomb
             guard (:data:`sarcolor.data.io.MAX_PIXELS`) applies to them.
         job_ttl_s, keep_jobs: how long and how many finished jobs keep their results.
+        allowed_hosts: ``Host`` header values accepted (e.g. ``127.0.0.1``, ``localhost``);
+            ``None`` accepts any. A server on the loopback interface should name only loopback
+            names, so that a web page elsewhere cannot reach it through DNS rebinding.
     """
     if workers < 1 or queue_size < 0 or max_upload_mb <= 0:
         raise ValueError("workers must be ≥ 1, queue_size ≥ 0 and max_upload_mb > 0")
@@ -162,6 +167,16 @@ def create_app(
     )
     app.state.tmp_dir, app.state.places, app.state.jobs = folder, places, store
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if allowed_hosts is not None:
+        hosts = {h.lower() for h in allowed_hosts}
+
+        @app.middleware("http")
+        async def _check_host(request: Request, call_next):
+            host = request.headers.get("host", "").lower()
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if name not in hosts:
+                return JSONResponse({"error": f"this server answers only to {', '.join(sorted(hosts))}"}, 400)
+            return await call_next(request)
 
     def new_job(request: Request) -> Job:
         check_declared_length(request, max_upload_mb)
@@ -264,7 +279,7 @@ def create_app(
         handed_over = False
         try:
             await receive(job, request)
-            await asyncio.wrap_future(submit(job))
+            await _until_done(submit(job), job, request)
             if job.state != "done":
                 raise ApiError(job.error_status or 500, job.error or "colorizing failed")
             assert job.choice is not None
@@ -358,6 +373,20 @@ def create_app(
     ):
         _add_png_route(app, finished, route, attribute, what)
     return app
+
+
+async def _until_done(future, job: Job, request: Request) -> None:
+    """Wait for the job; if the client disconnects meanwhile, cancel it (its worker is freed at
+    the next batch of tiles, a queued job never starts)."""
+    waiting = asyncio.wrap_future(future)
+    while True:
+        done, _ = await asyncio.wait({waiting}, timeout=DISCONNECT_POLL_S)
+        if done:
+            return
+        if await request.is_disconnected():
+            job.cancel.set()
+            await waiting
+            raise ClientGone()
 
 
 def _add_png_route(

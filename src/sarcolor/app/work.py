@@ -47,7 +47,7 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
 
 
 class Cancelled(Exception):
-    """The server is stopping: the job ends between two batches of tiles."""
+    """The server is stopping, or the client left: the job ends between two batches of tiles."""
 
 
 class Colorizers:
@@ -150,7 +150,7 @@ def run_job(job: Job, registry: ModelRegistry, colorizers: Colorizers) -> None:
     """Colorize ``job`` (worker thread). Failures end in ``job.fail``; nothing is raised."""
     job.state, job.stage = "running", "starting"
     try:
-        if colorizers.stopping.is_set():
+        if colorizers.stopping.is_set() or job.cancel.is_set():
             raise Cancelled()
         if job.choice is None:
             job.stage = "finding the terrain"
@@ -165,7 +165,7 @@ def run_job(job: Job, registry: ModelRegistry, colorizers: Colorizers) -> None:
             _run_image(job, colorizer, colorizers.stopping)
         job.state, job.stage = "done", "done"
     except Cancelled:
-        job.fail(503, "the server stopped before this job was done")
+        job.fail(503, "the job was cancelled (the server is stopping, or the client left)")
     except ApiError as err:
         job.fail(err.status, err.message)
     except SarcolorError as err:
@@ -219,7 +219,7 @@ class _TileCounter:
         return getattr(self._colorizer, name)
 
     def predict(self, tiles):
-        if self._stopping.is_set():
+        if self._stopping.is_set() or self._job.cancel.is_set():
             raise Cancelled()
         out = self._colorizer.predict(tiles)
         self._job.tiles_done += len(tiles)

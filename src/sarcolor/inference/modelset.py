@@ -211,7 +211,9 @@ def load_registry(paths: Sequence[str | Path], classifier: TerrainClassifier | N
         if _is_run(path):
             found.append((resolve_checkpoint(path), path.resolve().name))
             continue
-        members = sorted(p for p in path.iterdir() if p.is_dir() and _is_run(p))
+        members = sorted(
+            (p for p in path.iterdir() if p.is_dir() and _is_run(p)), key=lambda p: p.name.lower()
+        )
         if not members:
             raise SarcolorError(
                 f"{path}: no models here (expected {CHECKPOINT_DIR}/step_*.safetensors in it or in "
