@@ -30,7 +30,7 @@ from conftest import shared_path, write_geotiff  # noqa: E402
 
 MAX_UPLOAD_MB = 1
 # The burst server's peak resident memory (VmHWM) must stay below this: torch and the app take
-# ~400 MB, each running 1024² job ~40 MB; 16 jobs at once would add ~600 MB more.
+# ~300 MB, each running 1024² job ~45-50 MB (measured); all 16 at once would add ~750 MB.
 PEAK_RSS_LIMIT_MB = 1000
 
 

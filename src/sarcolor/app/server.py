@@ -28,7 +28,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sarcolor import __version__
 from sarcolor.app.errors import ApiError, ClientGone
 from sarcolor.app.jobs import Job, JobStore, Places
-from sarcolor.app.schemas import ErrorOut, HealthOut, InfoOut, JobOut, ModelOut
+from sarcolor.app.openapi import BINARY, FORM, JOB_ERRORS, RESULT_HEADERS, UPLOAD_ERRORS, contract_schema
+from sarcolor.app.schemas import HealthOut, InfoOut, JobOut, ModelOut
 from sarcolor.app.uploads import check_declared_length, receive_upload
 from sarcolor.app.work import MAX_PIXELS, Colorizers, choose, inspect_upload, run_job
 from sarcolor.inference.modelset import AUTO, ModelRegistry, SelectionError
@@ -38,54 +39,6 @@ STATIC = Path(str(files("sarcolor.app") / "static"))
 JOB_PREFIX = "job-"
 DISCONNECT_POLL_S = 0.5
 CSP = "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; object-src 'none'"
-
-_BINARY = {"schema": {"type": "string", "format": "binary"}}
-_FORM = {
-    "required": True,
-    "content": {
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "required": ["file"],
-                "properties": {
-                    "file": {
-                        "type": "string",
-                        "format": "binary",
-                        "description": "a PNG or JPEG SAR image, or a GeoTIFF scene (its kind is read "
-                        "from its content; the name is only shown back)",
-                    },
-                    "model": {"type": "string", "default": AUTO, "description": "a model id or 'auto'"},
-                    "terrain": {"type": "string", "default": AUTO, "description": "a terrain name or 'auto'"},
-                },
-            }
-        }
-    },
-}
-
-
-def _err(description: str) -> dict:
-    return {"model": ErrorOut, "description": description}
-
-
-_UPLOAD_ERRORS = {
-    400: _err("not multipart, no 'file' field, or the file is not a readable PNG, JPEG or TIFF"),
-    413: _err("the upload is over --max-upload-mb, or the image declares more pixels than allowed"),
-    422: _err("unknown model or terrain, no model for the terrain, or the model cannot take this input"),
-    503: _err("every place is taken (workers + queue size requests in progress); retry later"),
-}
-_JOB_ERRORS = {404: _err("no such job (or it expired)"), 409: _err("the job has not finished, or failed")}
-_RESULT_HEADERS = {
-    "X-Sarcolor-Model": {"description": "the model id used", "schema": {"type": "string"}, "required": True},
-    "X-Sarcolor-Terrain": {
-        "description": "the terrain the model was chosen for (given or inferred), or 'any'",
-        "schema": {"type": "string"},
-        "required": True,
-    },
-    "X-Sarcolor-Terrain-Confidence": {
-        "description": "the classifier's confidence in [0, 1], when the terrain was inferred",
-        "schema": {"type": "string"},
-    },
-}
 
 
 class _CleanupFileResponse(FileResponse):
@@ -126,8 +79,9 @@ def create_app(
             temporary folder (removed at shutdown) when ``None``.
         device: ``auto``, ``cpu`` or ``cuda`` for the generators.
         max_image_mp: pixel limit (megapixels) for PNG/JPEG, which are colorized in memory
-            (about 40 bytes a pixel); GeoTIFFs are streamed and only the decompression-bomb
-            guard (:data:`sarcolor.data.io.MAX_PIXELS`) applies to them.
+            (about 45 bytes a pixel: a 4096² PNG adds ~690 MB at its peak); GeoTIFFs are
+            streamed and only the decompression-bomb guard (:data:`sarcolor.data.io.MAX_PIXELS`)
+            applies to them.
         job_ttl_s, keep_jobs: how long and how many finished jobs keep their results.
         allowed_hosts: ``Host`` header values accepted (e.g. ``127.0.0.1``, ``localhost``);
             ``None`` accepts any. A server on the loopback interface should name only loopback
@@ -267,12 +221,12 @@ def create_app(
         responses={
             200: {
                 "description": "the colorized image",
-                "content": {"image/png": _BINARY, "image/tiff": _BINARY},
-                "headers": _RESULT_HEADERS,
+                "content": {"image/png": BINARY, "image/tiff": BINARY},
+                "headers": RESULT_HEADERS,
             },
-            **_UPLOAD_ERRORS,
+            **UPLOAD_ERRORS,
         },
-        openapi_extra={"requestBody": _FORM},
+        openapi_extra={"requestBody": FORM},
     )
     async def colorize(request: Request) -> Response:
         job = new_job(request)
@@ -310,8 +264,8 @@ def create_app(
         response_model=JobOut,
         summary="Start colorizing one image; follow it at /api/jobs/{id}",
         description="The same form as /api/colorize. Answers 202 once the upload is checked and queued.",
-        responses=_UPLOAD_ERRORS,
-        openapi_extra={"requestBody": _FORM},
+        responses=UPLOAD_ERRORS,
+        openapi_extra={"requestBody": FORM},
     )
     async def create_job(request: Request) -> JSONResponse:
         job = new_job(request)
@@ -328,12 +282,12 @@ def create_app(
         future.add_done_callback(lambda _: job.finish())
         return JSONResponse(job.to_dict(), status_code=202, headers={"Location": f"/api/jobs/{job.id}"})
 
-    @app.get("/api/jobs/{job_id}", response_model=JobOut, summary="A job's state", responses=_JOB_ERRORS)
+    @app.get("/api/jobs/{job_id}", response_model=JobOut, summary="A job's state", responses=JOB_ERRORS)
     async def get_job(job_id: str) -> dict:
         return store.get(job_id).to_dict()
 
     @app.delete(
-        "/api/jobs/{job_id}", status_code=204, summary="Delete a finished job's files", responses=_JOB_ERRORS
+        "/api/jobs/{job_id}", status_code=204, summary="Delete a finished job's files", responses=JOB_ERRORS
     )
     async def delete_job(job_id: str) -> Response:
         store.delete(job_id)
@@ -354,10 +308,10 @@ def create_app(
         responses={
             200: {
                 "description": "the colorized image",
-                "content": {"image/png": _BINARY, "image/tiff": _BINARY},
-                "headers": _RESULT_HEADERS,
+                "content": {"image/png": BINARY, "image/tiff": BINARY},
+                "headers": RESULT_HEADERS,
             },
-            **_JOB_ERRORS,
+            **JOB_ERRORS,
         },
     )
     async def job_result(job_id: str) -> FileResponse:
@@ -366,7 +320,7 @@ def create_app(
         name = job.download_stem + job.result.suffix
         return FileResponse(job.result, media_type=media, filename=name, headers=_result_headers(job))
 
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: contract_schema(app)  # type: ignore[method-assign]
     for route, attribute, what in (
         ("quicklook", "quicklook", "the result"),
         ("preview", "preview", "the input as the model saw it"),
@@ -397,37 +351,13 @@ def _add_png_route(
         name=f"job_{route}",
         summary=f"{what.capitalize()} as a PNG of at most 1024 pixels a side",
         response_class=Response,
-        responses={200: {"description": f"{what} (PNG)", "content": {"image/png": _BINARY}}, **_JOB_ERRORS},
+        responses={200: {"description": f"{what} (PNG)", "content": {"image/png": BINARY}}, **JOB_ERRORS},
     )
     async def png(job_id: str) -> FileResponse:
         job = finished(job_id)
         return FileResponse(
             getattr(job, attribute), media_type="image/png", headers={"Cache-Control": "no-store"}
         )
-
-
-def _openapi(app: FastAPI) -> dict:
-    """The generated schema, less FastAPI's default 422 (``{"detail": ...}``) where this API has
-    no validated parameter that could fail: its errors are ``{"error": ...}``, as documented."""
-    if app.openapi_schema is None:
-        from fastapi.openapi.utils import get_openapi
-
-        schema = get_openapi(
-            title=app.title,
-            version=app.version,
-            summary=app.summary,
-            description=app.description,
-            routes=app.routes,
-        )
-        for operations in schema["paths"].values():
-            for operation in operations.values():
-                default = operation["responses"].get("422", {})
-                if "HTTPValidationError" in str(default):
-                    del operation["responses"]["422"]
-        for name in ("HTTPValidationError", "ValidationError"):
-            schema.get("components", {}).get("schemas", {}).pop(name, None)
-        app.openapi_schema = schema
-    return app.openapi_schema
 
 
 def _result_headers(job: Job) -> dict[str, str]:
