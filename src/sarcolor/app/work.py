@@ -22,12 +22,14 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 from sarcolor.app.errors import ApiError, public_message
 from sarcolor.app.jobs import Job
 from sarcolor.data.geotiff import decide_scale, open_raster, read_window, sar_unit, select_bands
 from sarcolor.data.io import MAX_PIXELS, check_size, read_image, to_uint8, write_rgb_png
+from sarcolor.data.preprocess import to_grey
 from sarcolor.errors import SarcolorError
 from sarcolor.inference.colorizer import TILE, Colorizer
 from sarcolor.inference.modelset import ModelInfo, ModelRegistry, SelectionError
@@ -184,7 +186,7 @@ def _run_image(job: Job, colorizer: Colorizer, stopping: threading.Event) -> Non
     rgb = Colorizer.colorize_many(counter, [image])[0]  # type: ignore[arg-type]  # the counting view
     job.stage = "writing the result"
     write_rgb_png(job.result, rgb)
-    _save_small(to_uint8(image[..., 0] if image.shape[-1] == 1 else image), job.preview)
+    _save_small(to_uint8(_grey(image)[..., 0]), job.preview)
     _save_small(to_uint8(rgb), job.quicklook)
 
 
@@ -274,8 +276,15 @@ def _classifier_input(job: Job, registry: ModelRegistry) -> np.ndarray:
         pre = Config().preprocess  # the first band, in the default range, before a model is chosen
         pre.bands = registry.models[0].bands
         return _scene_grey(path, pre)[0][..., None]
-    image = read_image(path)
-    return image if image.shape[-1] == 1 else (image @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
+    return _grey(read_image(path))
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    """(H, W, 1|3) → (H, W, 1) with the luma the models' preprocessing uses."""
+    if image.shape[-1] == 1:
+        return image
+    tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+    return to_grey(tensor)[0].permute(1, 2, 0).numpy()
 
 
 def _public(job: Job, err: Exception) -> str:
