@@ -1,0 +1,334 @@
+"""Model sets: what a path holds, and which of its models colorizes a given terrain.
+
+A *path* is one of
+
+* a checkpoint file (``…/checkpoints/step_0001000.safetensors``);
+* a run folder (its latest checkpoint);
+* a *model set*: a folder of run folders, typically one per terrain (each trained with
+  ``--terrain NAME``, stored in the checkpoint as ``data.terrains``).
+
+:func:`load_registry` turns paths into a :class:`ModelRegistry` of :class:`ModelInfo`
+records (read from checkpoint metadata only: no weights are loaded), and
+:meth:`ModelRegistry.choose` picks a model for a request ``(model id | auto, terrain | auto)``:
+
+1. a model id names that model; a terrain given with it must be one the model was trained on
+   (a model trained on every terrain accepts any);
+2. ``model=auto`` with a terrain: the model trained on the fewest terrains that include it,
+   else a model trained on every terrain;
+3. ``model=auto, terrain=auto``: with one model, that model; otherwise the terrain comes from
+   the registry's *terrain classifier* (a callable ``(H, W, 1) SAR in [0, 1] → (terrain,
+   confidence)``) and rule 2 applies. Without a classifier, a model trained on every terrain
+   is used if the set has one (terrain ``any``); a set of terrain models alone is refused with
+   a message that lists the terrains to choose from, rather than guessing one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sarcolor.checkpoint import CHECKPOINT_DIR, list_checkpoints, read_meta, resolve_checkpoint, run_dir_of
+from sarcolor.data.synthetic import TERRAINS
+from sarcolor.errors import SarcolorError
+
+AUTO = "auto"
+ANY_TERRAIN = "any"  # reported when a model for every terrain ran without knowing the terrain
+EVAL_FILE = Path("eval") / "test.json"
+
+TerrainClassifier = Callable[[np.ndarray], tuple[str, float]]
+"""``(H, W, 1)`` float32 SAR in [0, 1] → ``(terrain name, confidence in [0, 1])``."""
+
+
+class SelectionError(SarcolorError):
+    """The request names a model or terrain this registry cannot serve (HTTP 422)."""
+
+
+@dataclass
+class ModelInfo:
+    """One model of a registry, as the API lists it.
+
+    Attributes:
+        id: a short unique name (from the run folder), used in requests.
+        name: the run folder's name (or the checkpoint's, outside a run folder).
+        path: the checkpoint file.
+        terrains: the terrains it was trained on; empty means every terrain.
+        input, target, bands: the checkpoint's ``preprocess`` settings.
+        step: training steps of the checkpoint.
+        metrics: ``RUN/eval/test.json`` condensed (:func:`read_metrics`), or ``None``.
+    """
+
+    id: str
+    name: str
+    path: Path
+    terrains: list[str]
+    input: str
+    target: str
+    bands: list[str]
+    step: int
+    sar_scale: str = "auto"
+    despeckle: str | None = None
+    metrics: dict[str, Any] | None = None
+
+    def covers(self, terrain: str) -> bool:
+        return not self.terrains or terrain in self.terrains
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "terrains": self.terrains,
+            "input": self.input,
+            "target": self.target,
+            "bands": self.bands,
+            "step": self.step,
+            "sar_scale": self.sar_scale,
+            "despeckle": self.despeckle,
+            "metrics": self.metrics,
+        }
+
+
+@dataclass
+class Choice:
+    """The model picked for a request, and the terrain it was picked for.
+
+    ``terrain`` is the requested or inferred terrain, or :data:`ANY_TERRAIN`; ``confidence`` is
+    set only when the terrain was inferred by the classifier.
+    """
+
+    model: ModelInfo
+    terrain: str
+    confidence: float | None = None
+
+
+@dataclass
+class ModelRegistry:
+    """The models a server (or ``colorize --checkpoint SET``) can use, and how to pick one."""
+
+    models: list[ModelInfo]
+    classifier: TerrainClassifier | None = None
+    _by_id: dict[str, ModelInfo] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise SarcolorError("no models to serve")
+        self._by_id = {m.id: m for m in self.models}
+        if len(self._by_id) != len(self.models):
+            raise SarcolorError(f"model ids are not unique: {[m.id for m in self.models]}")
+
+    def get(self, model_id: str) -> ModelInfo:
+        if model_id not in self._by_id:
+            raise SelectionError(f"unknown model {model_id[:60]!r}; known: {', '.join(self._by_id)}")
+        return self._by_id[model_id]
+
+    @property
+    def terrains(self) -> list[str]:
+        """Terrains a request may name: the models' own, and the dataset's four when a model
+        trained on every terrain can serve them."""
+        named = {t for m in self.models for t in m.terrains}
+        if any(not m.terrains for m in self.models):
+            named |= set(TERRAINS)
+        return sorted(named)
+
+    def check_names(self, model: str = AUTO, terrain: str = AUTO) -> None:
+        """Refuse unknown names before anything is read (raises :class:`SelectionError`)."""
+        if model != AUTO:
+            self.get(model)
+        if terrain != AUTO and terrain not in set(self.terrains) | set(TERRAINS):
+            raise SelectionError(f"unknown terrain {terrain[:60]!r}; known: {', '.join(self.terrains)}")
+
+    def needs_image(self, model: str = AUTO, terrain: str = AUTO) -> bool:
+        """Whether :meth:`choose` will call the classifier (and so needs the image)."""
+        return model == AUTO and terrain == AUTO and len(self.models) > 1 and self.classifier is not None
+
+    def choose(
+        self, model: str = AUTO, terrain: str = AUTO, image: Callable[[], np.ndarray] | None = None
+    ) -> Choice:
+        """The model for ``(model, terrain)`` (rules in the module docstring).
+
+        Args:
+            model: a model id or ``auto``.
+            terrain: a terrain name or ``auto``.
+            image: called, only when the classifier must run, for the ``(H, W, 1)`` SAR input.
+
+        Raises:
+            SelectionError: unknown names, or no model fits.
+        """
+        self.check_names(model, terrain)
+        if model != AUTO:
+            chosen = self.get(model)
+            if terrain == AUTO:
+                return Choice(chosen, chosen.terrains[0] if len(chosen.terrains) == 1 else ANY_TERRAIN)
+            if not chosen.covers(terrain):
+                raise SelectionError(
+                    f"model {chosen.id!r} was trained on {', '.join(chosen.terrains)}, not {terrain}"
+                )
+            return Choice(chosen, terrain)
+        if terrain != AUTO:
+            return Choice(self._for_terrain(terrain), terrain)
+        if len(self.models) == 1:
+            only = self.models[0]
+            return Choice(only, only.terrains[0] if len(only.terrains) == 1 else ANY_TERRAIN)
+        if self.classifier is not None and image is not None:
+            inferred, confidence = self.classifier(image())
+            return Choice(self._for_terrain(inferred), inferred, float(confidence))
+        general = [m for m in self.models if not m.terrains]
+        if general:
+            return Choice(general[0], ANY_TERRAIN)
+        raise SelectionError(
+            "terrain 'auto' needs a terrain classifier, which this model set does not have; "
+            f"choose a terrain: {', '.join(self.terrains)}"
+        )
+
+    def _for_terrain(self, terrain: str) -> ModelInfo:
+        fitting = [m for m in self.models if m.covers(terrain)]
+        if not fitting:
+            covered = ", ".join(sorted({t for m in self.models for t in m.terrains}))
+            raise SelectionError(f"no model for terrain {terrain!r} (the models cover {covered})")
+        # a specialist first (fewest terrains), a model for every terrain last
+        return min(fitting, key=lambda m: len(m.terrains) or len(TERRAINS) + 1)
+
+
+def load_registry(paths: Sequence[str | Path], classifier: TerrainClassifier | None = None) -> ModelRegistry:
+    """Every model under ``paths`` (checkpoint files, run folders, model sets).
+
+    Raises:
+        SarcolorError: a path holds no model, or a checkpoint is unreadable.
+    """
+    found: list[tuple[Path, str]] = []  # (checkpoint, name)
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise SarcolorError(f"{path}: not found (expected a checkpoint, a run folder or a model set)")
+        if path.is_file():
+            found.append((path, _run_name(path)))
+            continue
+        if _is_run(path):
+            found.append((resolve_checkpoint(path), path.resolve().name))
+            continue
+        members = sorted(
+            (p for p in path.iterdir() if p.is_dir() and _is_run(p)), key=lambda p: p.name.lower()
+        )
+        if not members:
+            raise SarcolorError(
+                f"{path}: no models here (expected {CHECKPOINT_DIR}/step_*.safetensors in it or in "
+                "its sub-folders)"
+            )
+        found += [(resolve_checkpoint(run), run.name) for run in members]
+    ids: set[str] = set()
+    models = []
+    for checkpoint, name in found:
+        model_id = _unique(_slug(name), ids)
+        ids.add(model_id)
+        models.append(read_model(checkpoint, model_id, name))
+    return ModelRegistry(models, classifier)
+
+
+def read_model(checkpoint: Path, model_id: str, name: str) -> ModelInfo:
+    """A :class:`ModelInfo` from a checkpoint's metadata and its run's evaluation, if any."""
+    meta = read_meta(checkpoint)
+    cfg = meta.config
+    pre = cfg.preprocess
+    return ModelInfo(
+        id=model_id,
+        name=name,
+        path=checkpoint,
+        terrains=list(cfg.data.terrains),
+        input=pre.input,
+        target=pre.target,
+        bands=list(pre.bands),
+        step=meta.step,
+        sar_scale=pre.sar_scale,
+        despeckle=pre.despeckle,
+        metrics=read_metrics(run_dir_of(checkpoint) / EVAL_FILE),
+    )
+
+
+def read_metrics(path: Path) -> dict[str, Any] | None:
+    """``eval/test.json`` (:func:`sarcolor.evaluation.evaluate.write_json`) condensed.
+
+    Returns:
+        ``{"split", "summary": {group: {"n", "scenes", "model", "baselines"}}, "baselines":
+        {name: description}, "flags": [...]}``, or ``None`` when absent or unreadable (a broken
+        evaluation file must not stop a server from starting; the model card then has no scores).
+    """
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        return {
+            "split": data.get("split", "test"),
+            "summary": data["summary"],
+            "baselines": data.get("baselines", {}),
+            "flags": data.get("flags", []),
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def format_models(registry: ModelRegistry) -> str:
+    """A plain-text table of a registry (``sarcolor models PATH``)."""
+    head = f"{'id':<20}{'terrains':<24}{'input→target':<16}{'bands':<10}{'step':>8}  scores (test, all)"
+    lines = [head, "─" * len(head)]
+    for m in registry.models:
+        terrains = ", ".join(m.terrains) or "all"
+        lines.append(
+            f"{m.id:<20}{terrains:<24}{m.input + '→' + m.target:<16}{'+'.join(m.bands):<10}{m.step:>8}  "
+            + _scores(m.metrics)
+        )
+    lines.append(f"terrain auto: {'classifier' if registry.classifier else _auto_note(registry)}")
+    return "\n".join(lines)
+
+
+def describe_models(paths: Sequence[str | Path]) -> str:
+    """What ``paths`` hold, as text (the library side of ``sarcolor models PATH``)."""
+    return format_models(load_registry(paths))
+
+
+def _auto_note(registry: ModelRegistry) -> str:
+    if len(registry.models) == 1:
+        return "the only model"
+    if any(not m.terrains for m in registry.models):
+        return "the model for every terrain (no terrain classifier)"
+    return "refused (no terrain classifier; name a terrain)"
+
+
+def _scores(metrics: dict[str, Any] | None) -> str:
+    if not metrics:
+        return "not evaluated"
+    overall = metrics["summary"].get("all", {})
+    model = overall.get("model", {})
+    baselines = overall.get("baselines", {})
+    parts = []
+    for key, label, fmt in (("psnr", "PSNR", "{:.2f} dB"), ("ssim", "SSIM", "{:.3f}")):
+        if key in model:
+            best = max((b[key] for b in baselines.values() if key in b), default=None)
+            extra = f" (best baseline {fmt.format(best)})" if best is not None else ""
+            parts.append(f"{label} {fmt.format(model[key])}{extra}")
+    return "; ".join(parts) or "not evaluated"
+
+
+def _is_run(folder: Path) -> bool:
+    return bool(list_checkpoints(folder)) or any(folder.glob("*.safetensors"))
+
+
+def _run_name(checkpoint: Path) -> str:
+    run = run_dir_of(checkpoint)
+    return run.name if checkpoint.parent.name == CHECKPOINT_DIR else checkpoint.stem
+
+
+def _slug(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-.")
+    return slug[:40] or "model"
+
+
+def _unique(base: str, taken: set[str]) -> str:
+    candidate, n = base, 2
+    while candidate in taken or candidate == AUTO:
+        candidate, n = f"{base}-{n}", n + 1
+    return candidate
