@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from sarcolor.config import Config
+from conftest import untrained_checkpoint
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -31,23 +31,10 @@ def terrain_checkpoint(
     run_dir: Path, terrains: Sequence[str] = (), *, bands: Sequence[str] = ("VV",), gain: float = 50.0
 ) -> Path:
     """A run folder with one real checkpoint of a freshly initialised (seeded) model whose config
-    says it was trained on ``terrains`` (as ``train --terrain`` stores it). ``gain`` scales the last
-    layer so that outputs follow the input (see conftest.untrained_checkpoint)."""
-    import torch
+    says it was trained on ``terrains``; ``gain`` makes outputs follow the input."""
+    from sarcolor.checkpoint import checkpoint_path
 
-    from sarcolor.checkpoint import CheckpointMeta, checkpoint_path, save_checkpoint
-    from sarcolor.training.pix2pix import build_networks
-
-    cfg = Config()
-    cfg.data.terrains = list(terrains)
-    cfg.preprocess.bands = list(bands)
-    cfg.preprocess.sar_scale = "db"
-    cfg.model.ngf = cfg.model.ndf = 8
-    torch.manual_seed(0)
-    g, d = build_networks(cfg.validate())
-    with torch.no_grad():
-        g.last.weight.mul_(gain)
-    return save_checkpoint(checkpoint_path(run_dir, 0), CheckpointMeta(cfg, 0), {"G": g, "D": d})
+    return untrained_checkpoint(checkpoint_path(run_dir, 0), bands=bands, gain=gain, terrains=terrains)
 
 
 def brightness_terrain(image: np.ndarray) -> tuple[str, float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -119,7 +120,12 @@ def write_geotiff(
 
 
 def untrained_checkpoint(
-    path: Path, *, bands: tuple[str, ...] = ("VV",), ngf: int = 8, gain: float = 1.0
+    path: Path,
+    *,
+    bands: Sequence[str] = ("VV",),
+    ngf: int = 8,
+    gain: float = 1.0,
+    terrains: Sequence[str] = (),
 ) -> Path:
     """A real checkpoint of a freshly initialised model (seeded) taking ``bands``.
 
@@ -132,7 +138,9 @@ def untrained_checkpoint(
     from sarcolor.models import build_networks
 
     cfg = Config().replace(
-        preprocess={"bands": list(bands), "sar_scale": "db"}, model={"ngf": ngf, "ndf": ngf}
+        data={"terrains": list(terrains)},  # as `train --terrain` stores them
+        preprocess={"bands": list(bands), "sar_scale": "db"},
+        model={"ngf": ngf, "ndf": ngf},
     )
     torch.manual_seed(0)
     g, d = build_networks(cfg.validate())

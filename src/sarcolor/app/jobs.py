@@ -184,10 +184,10 @@ class JobStore:
     def prune(self) -> None:
         now = time.time()
         with self._lock:
-            finished = sorted(
-                (j for j in self._jobs.values() if j.finished is not None), key=lambda j: j.finished
-            )
-            expired = [j for j in finished if now - j.finished > self.ttl_s]
+            done = [(j.finished, j) for j in self._jobs.values() if j.finished is not None]
+            finished = [j for _, j in sorted(done, key=lambda pair: pair[0])]
+            ended = {id(j): t for t, j in done}
+            expired = [j for j in finished if now - ended[id(j)] > self.ttl_s]
             surplus = [j for j in finished if j not in expired][
                 : max(0, len(finished) - len(expired) - self.keep)
             ]

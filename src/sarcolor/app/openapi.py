@@ -3,6 +3,8 @@ responses with their headers, and the JSON errors of each operation."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from sarcolor.app.schemas import ErrorOut
@@ -36,13 +38,16 @@ def _err(description: str) -> dict:
     return {"model": ErrorOut, "description": description}
 
 
-UPLOAD_ERRORS = {
+UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
     400: _err("not multipart, no 'file' field, or the file is not a readable PNG, JPEG or TIFF"),
     413: _err("the upload is over --max-upload-mb, or the image declares more pixels than allowed"),
     422: _err("unknown model or terrain, no model for the terrain, or the model cannot take this input"),
     503: _err("every place is taken (workers + queue size requests in progress); retry later"),
 }
-JOB_ERRORS = {404: _err("no such job (or it expired)"), 409: _err("the job has not finished, or failed")}
+JOB_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: _err("no such job (or it expired)"),
+    409: _err("the job has not finished, or failed"),
+}
 RESULT_HEADERS = {
     "X-Sarcolor-Model": {"description": "the model id used", "schema": {"type": "string"}, "required": True},
     "X-Sarcolor-Terrain": {

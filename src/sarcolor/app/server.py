@@ -90,7 +90,7 @@ def create_app(
     if workers < 1 or queue_size < 0 or max_upload_mb <= 0:
         raise ValueError("workers must be ≥ 1, queue_size ≥ 0 and max_upload_mb > 0")
     own_tmp = tmp_dir is None
-    folder = Path(tempfile.mkdtemp(prefix="sarcolor-serve-") if own_tmp else tmp_dir).resolve()
+    folder = Path(tmp_dir if tmp_dir is not None else tempfile.mkdtemp(prefix="sarcolor-serve-")).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     places = Places(workers + queue_size)
     store = JobStore(job_ttl_s, keep_jobs)

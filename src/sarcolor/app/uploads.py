@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -110,14 +111,14 @@ class _Form:
         self.size = 0
         self.ended = False
         self.parts = 0
-        self._file = None
+        self._file: BinaryIO | None = None
         self._name = ""
         self._text = bytearray()
         self._header_name = bytearray()
         self._header_value = bytearray()
         self._disposition = b""
 
-    def callbacks(self) -> dict:
+    def callbacks(self) -> Any:  # python_multipart's MultipartCallbacks (a TypedDict)
         return {
             "on_part_begin": self._part_begin,
             "on_header_field": lambda data, start, end: self._header_name.extend(data[start:end]),

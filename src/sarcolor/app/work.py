@@ -33,7 +33,8 @@ from sarcolor.data.preprocess import to_grey
 from sarcolor.errors import SarcolorError
 from sarcolor.inference.colorizer import TILE, Colorizer
 from sarcolor.inference.modelset import ModelInfo, ModelRegistry, SelectionError
-from sarcolor.inference.scene import SceneOptions, colorize_scene
+from sarcolor.inference.options import SceneOptions
+from sarcolor.inference.scene import colorize_scene
 from sarcolor.inference.tiling import plan_tiles, tile_starts
 
 log = logging.getLogger("sarcolor.app")
@@ -273,8 +274,8 @@ def _classifier_input(job: Job, registry: ModelRegistry) -> np.ndarray:
     if job.kind == "scene":
         from sarcolor.config import Config
 
-        pre = Config().preprocess  # the first band, in the default range, before a model is chosen
-        pre.bands = registry.models[0].bands
+        # the first band, in the default range, before a model is chosen
+        pre = Config().replace(preprocess={"bands": list(registry.models[0].bands)}).preprocess
         return _scene_grey(path, pre)[0][..., None]
     return _grey(read_image(path))
 

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from sarcolor.checkpoint import CHECKPOINT_DIR, list_checkpoints, read_meta, resolve_checkpoint, run_dir_of
-from sarcolor.data.synthetic import TERRAINS
+from sarcolor.data.sources.kaggle import TERRAINS
 from sarcolor.errors import SarcolorError
 
 AUTO = "auto"

@@ -310,7 +310,7 @@ class Pix2PixUnetGenerator(nn.Module):
         # (outer, inner) widths per level, outermost first: the level maps outer → inner → outer.
         mults = [1, 2, 4, 8] + [8] * (num_downs - 4)
         widths = [(out_channels, ngf)] + [(ngf * a, ngf * b) for a, b in itertools.pairwise(mults)]
-        level: _Level | None = None
+        level: nn.Module | None = None
         for depth in range(num_downs - 1, -1, -1):
             outer, inner = widths[depth]
             down_in = in_channels if depth == 0 else outer
@@ -318,6 +318,7 @@ class Pix2PixUnetGenerator(nn.Module):
             up_in = inner if level is None else 2 * inner
             if depth == 0:
                 up = nn.ConvTranspose2d(up_in, outer, 4, stride=2, padding=1)
+                assert level is not None  # num_downs ≥ 5: the outermost level holds the others
                 layers: list[nn.Module] = [down, level, nn.ReLU(), up, nn.Tanh()]
             else:
                 up = nn.ConvTranspose2d(up_in, outer, 4, stride=2, padding=1, bias=use_bias)
@@ -329,7 +330,8 @@ class Pix2PixUnetGenerator(nn.Module):
                     if dropout and 4 <= depth <= num_downs - 2:
                         layers.append(nn.Dropout(0.5))
             level = _Level(nn.Sequential(*layers), outermost=depth == 0)
-        self.model = level
+        assert level is not None
+        self.model: nn.Module = level
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_size(x, 2**self.num_downs, f"pix2pix unet_{2**self.num_downs}")

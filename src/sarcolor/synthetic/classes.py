@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from sarcolor.data.sources.kaggle import TERRAINS as KAGGLE_TERRAINS
 from sarcolor.sar.radiometry import DEFAULT_DB_RANGES
 
-TERRAINS: tuple[str, ...] = ("agri", "barrenland", "grassland", "urban")
+TERRAINS = KAGGLE_TERRAINS  # the synthetic data imitates the Kaggle dataset's four terrain folders
 SEASONS: tuple[str, ...] = ("spring", "summer", "fall", "winter")
 ROI: str = "ROIs2025"
 

@@ -17,6 +17,8 @@ from sarcolor.data.pairs import Discovery
 from sarcolor.data.sources.base import ImageFileSource
 from sarcolor.data.sources.naming import Entry, entry_from_name, images, match, subdirs
 
+TERRAINS: tuple[str, ...] = ("agri", "barrenland", "grassland", "urban")  # the dataset's terrain folders
+
 
 def is_terrain_folder(path: Path) -> bool:
     return (path / "s1").is_dir() or (path / "s2").is_dir()

@@ -9,8 +9,9 @@ import pytest
 
 from app_support import terrain_checkpoint
 from sarcolor.errors import SarcolorError
-from sarcolor.evaluation.evaluate import Evaluation, write_json
+from sarcolor.evaluation.evaluate import write_json
 from sarcolor.evaluation.metrics import METRICS
+from sarcolor.evaluation.scores import Evaluation, ImageScore
 from sarcolor.inference.modelset import (
     ANY_TERRAIN,
     SelectionError,
@@ -113,16 +114,8 @@ def test_terrain_auto_asks_the_classifier_only_when_it_must(model_set: Path) -> 
 def test_scores_come_from_the_runs_evaluation(model_set: Path, tmp_path: Path) -> None:
     run = tmp_path / "evaluated"
     terrain_checkpoint(run, ["agri"])
-    records = [
-        {
-            "name": f"p{i}",
-            "terrain": "agri",
-            "scene": f"s{i % 2}",
-            "model": scores(20.0 + i),
-            "baselines": {"mean_colour": scores(18.0), "level_lut": scores(19.0)},
-        }
-        for i in range(3)
-    ]
+    baselines = {"mean_colour": scores(18.0), "level_lut": scores(19.0)}
+    records = [ImageScore(f"p{i}", "agri", f"s{i % 2}", scores(20.0 + i), baselines) for i in range(3)]
     write_json(Evaluation("evaluated", "test", "data", images=records), run / "eval" / "test.json")
     model = load_registry([run]).models[0]
     assert model.metrics is not None and model.metrics["split"] == "test"
