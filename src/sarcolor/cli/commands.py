@@ -9,7 +9,7 @@ from typing import Any
 
 from sarcolor.cli.options import build, given
 from sarcolor.config import SECTIONS, Config, DataConfig, with_overrides
-from sarcolor.errors import SarcolorError
+from sarcolor.errors import SarcolorError, one_line, quote
 
 
 def overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -42,10 +42,12 @@ def data(args: argparse.Namespace) -> int:
         items = report[title]
         if items:
             print(f"\n{len(items)} {title}:")
-            print("\n".join(f"  {x}" for x in items[:20]) + ("\n  …" if len(items) > 20 else ""))
+            print(
+                "\n".join(f"  {one_line(str(x))}" for x in items[:20]) + ("\n  …" if len(items) > 20 else "")
+            )
     if report["unreadable"]:
         print(f"\n{len(report['unreadable'])} unreadable:")
-        print("\n".join(f"  {u['file']}: {u['reason']}" for u in report["unreadable"][:20]))
+        print("\n".join(f"  {quote(u['file'])}: {one_line(u['reason'])}" for u in report["unreadable"][:20]))
     return 1 if report["unreadable"] else 0
 
 
@@ -99,7 +101,7 @@ def colorize(args: argparse.Namespace) -> int:
     if report.failed:
         print(f"{len(report.failed)} input(s) failed:")
         for path, reason in report.failed:
-            print(f"  {path}: {reason}")
+            print(f"  {quote(path)}: {one_line(reason)}")
         return 1
     return 0
 
