@@ -67,11 +67,7 @@ def train(args: argparse.Namespace) -> int:
         ckpt = resolve_checkpoint(args.out)
         cfg = with_overrides(read_meta(ckpt).config, overrides(args), resuming=True).validate(str(ckpt))
     else:
-        cfg = build_config(args)
-        if Path(args.out, "checkpoints").is_dir() and any(Path(args.out, "checkpoints").iterdir()):
-            raise SarcolorError(
-                f"{args.out}: run folder already has checkpoints; use --resume or another --out"
-            )
+        cfg = build_config(args)  # a folder with checkpoints is refused once it is held (training.runlock)
     result = run_training(cfg, args.out, resume=args.resume, progress=False if args.no_progress else None)
     return 130 if result.interrupted else 0
 
