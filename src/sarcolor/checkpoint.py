@@ -179,6 +179,10 @@ def load_modules(path: str | Path, modules: dict[str, nn.Module]) -> CheckpointM
                         f"{path}: tensor {k} holds NaN or infinite values; the checkpoint is broken "
                         "(training never saves such weights)"
                     )
+                if k.endswith(".running_var") and bool((tensor < 0).any()):
+                    raise SarcolorError(
+                        f"{path}: tensor {k} holds negative variances; the checkpoint is broken"
+                    )
                 state[k[len(prefix) + 1 :]] = tensor
             try:
                 module.load_state_dict(state)
@@ -212,11 +216,13 @@ def check_fits(path: str | Path, config: Config, prefixes: tuple[str, ...] = ("G
 
 
 def check_finite_output(out: torch.Tensor, checkpoint: Path) -> None:
-    """Refuse a generator output (B, C, H, W) of which a whole image is NaN or ±Inf: it would be
-    written as a black image."""
-    if out.numel() and not bool(torch.isfinite(out).flatten(1).any(dim=1).all()):
+    """Refuse a generator output (B, C, H, W) holding NaN or ±Inf: it would be written as black
+    pixels (finite weights can still overflow, e.g. in a low precision)."""
+    finite = torch.isfinite(out)
+    if not bool(finite.all()):
+        share = 1 - float(finite.float().mean())
         raise SarcolorError(
-            f"{checkpoint}: the generator's output is NaN or infinite everywhere; nothing written "
+            f"{checkpoint}: the generator's output is NaN or infinite ({share:.0%} of it); nothing written "
             "(broken weights, or a precision the model overflows in: try --precision fp32)"
         )
 

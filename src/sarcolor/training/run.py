@@ -75,13 +75,13 @@ def prepare(
     """Everything before the first step (see the module docstring)."""
     if cfg.data.root:  # stored absolute, so evaluate/resume work from any folder
         cfg = cfg.replace(data={"root": str(Path(cfg.data.root).resolve())})
-    found = find_data(cfg, echo)
-
     if resume:
         resumed = resolve_checkpoint(run_dir)
         ckpt: Path | None = resumed
         meta = read_meta(resumed)
         check_fits(resumed, meta.config, ("G", "D"))  # before building anything of its size
+    found = find_data(cfg, echo)
+    if resume:
         echo(f"resuming from step {meta.step} ({ckpt})")
     else:
         ckpt, meta = None, CheckpointMeta(cfg, 0, split_for(found.pairs, cfg.data))
