@@ -230,8 +230,8 @@ def check_dtypes(path: str | Path, dtypes: Sequence[str]) -> None:
         if kind == "c":
             raise SarcolorError(
                 f"{path}: complex samples ({name}, single-look complex SAR?); sarcolor takes detected "
-                "intensity, amplitude or dB: convert first, e.g. the amplitude with "
-                "gdal_translate -ot Float32 (which keeps |z|) or a GRD product"
+                "intensity, amplitude or dB: take the amplitude first, e.g. "
+                "gdal_calc.py -A IN --calc 'abs(A)' --type Float32 --outfile OUT.tif"
             )
 
 
