@@ -3,7 +3,7 @@
     python benchmarks/colorize_memory.py [--sides 256 3000 6000] [--rgb] [--ngf 8]
 
 Writes a grey (or RGB) PNG of each side, then runs ``sarcolor colorize`` on it in a fresh
-process and reads that process's peak resident memory (``getrusage``). The smallest side is
+process and reads that process's peak resident memory (``VmHWM``). The smallest side is
 the baseline (imports, model); the bytes per pixel are the growth between the two largest
 sides over their pixel difference, which is what ``COLORIZE_BYTES_PER_PIXEL`` in
 ``sarcolor.inference.files`` (plus ``read_image``'s own decoding estimate) must cover.
@@ -23,10 +23,12 @@ from PIL import Image
 
 FLAGS = ["--no-progress", "--precision", "fp32"]
 MEASURE = """
-import json, resource, sys
+import json, sys
 from sarcolor.cli.main import main
 rc = main(sys.argv[1:])
-print(json.dumps({"rc": rc, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+with open("/proc/self/status") as fh:  # VmHWM: ru_maxrss can carry the parent's peak over exec
+    rss = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmHWM:"))
+print(json.dumps({"rc": rc, "rss": rss}))
 """
 
 

@@ -210,13 +210,19 @@ def n_params(module: torch.nn.Module) -> int:
 
 # The real CLI in a fresh interpreter, several command lines in one process (imports are paid
 # once): per line its exit status, stderr, the end of stdout, and the process's peak resident
-# memory so far (getrusage). RLIMIT_AS bounds the address space, so a case that would allocate
-# gigabytes fails there instead of taking the test machine's memory.
+# memory so far. The peak is the kernel's VmHWM of this process's own memory: getrusage's
+# ru_maxrss would do, but Linux carries it over exec from the process that spawned it (pytest,
+# which may be larger), so it can report the parent's peak instead. RLIMIT_AS (resource) bounds
+# the address space, so a case that would allocate gigabytes fails there instead of taking the
+# test machine's memory.
 _CLI_CASES = """
 import contextlib, io, json, resource, sys
 limit = int(sys.argv[2])
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 from sarcolor.cli.main import main
+def peak():
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmHWM:"))
 results = []
 for argv in json.loads(sys.argv[1]):
     err, out = io.StringIO(), io.StringIO()
@@ -225,8 +231,8 @@ for argv in json.loads(sys.argv[1]):
             rc = main(argv)
         except SystemExit as exc:
             rc = exc.code
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    results.append({"argv": argv, "rc": rc, "err": err.getvalue(), "out": out.getvalue()[-3000:], "rss": rss})
+    stdout = out.getvalue()[-3000:]
+    results.append({"argv": argv, "rc": rc, "err": err.getvalue(), "out": stdout, "rss": peak()})
 print(json.dumps(results))
 """
 

@@ -1,6 +1,6 @@
 """Headers are checked before pixels are decoded: shape, bands, sample type and the memory it takes.
 
-Each case runs the real CLI in a subprocess whose peak resident memory (getrusage) is compared
+Each case runs the real CLI in a subprocess whose peak resident memory (VmHWM) is compared
 with a stated ceiling; before these checks the first case reached 7.8 GB.
 """
 
