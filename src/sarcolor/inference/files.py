@@ -28,8 +28,8 @@ from sarcolor.outputs import check_free_space, ensure_writable
 
 OUTPUT_SUFFIXES: frozenset[str] = frozenset({".png", ".tif", ".tiff"})
 # Colorizing a PNG/JPEG whole costs, besides its decoded float32 pixels, the blended output
-# (16 B), its uint8 conversion and the PNG encoder: measured 29 B/px in all for grey, 41 for RGB
-# (benchmarks/colorize_memory.py). read_image refuses from the header what would not fit.
+# (16 B), its uint8 conversion and the PNG encoder: measured 29.5 B/px in all for grey, 39 for
+# RGB (benchmarks/colorize_memory.py). read_image refuses from the header what would not fit.
 COLORIZE_BYTES_PER_PIXEL = 28
 
 
