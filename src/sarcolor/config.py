@@ -213,13 +213,9 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The generator's architecture and the network widths.
-
-    sarcolor trains its own U-Net-256 with a 70×70 PatchGAN (``arch: sarcolor_unet``).
-    ``sarcolor import`` writes the other architectures, generators trained elsewhere, with
-    their layout in ``foreign`` (:class:`sarcolor.models.foreign.ForeignArch`, as a mapping);
-    neither field has a flag, as only the import writes them.
-    """
+    """The generator and the widths: sarcolor's U-Net-256 + 70×70 PatchGAN, or a generator trained
+    elsewhere (``arch`` and ``foreign``, a :class:`~sarcolor.models.foreign.ForeignArch` mapping,
+    written only by ``sarcolor import``, so they have no flag)."""
 
     arch: Arch = option(
         "sarcolor_unet",
@@ -245,16 +241,16 @@ class ModelConfig:
 
     def validate(self, source: str = "configuration") -> None:
         check_fields(self, source, "model.")
-        if self.arch == "sarcolor_unet":
+        if not self.imported:
             if self.foreign:
                 raise SarcolorError(f"{source}: model.foreign describes imported generators only")
             return
         from sarcolor.models.foreign import ForeignArch  # the layout check lives with the graphs
 
-        if not isinstance(self.foreign, dict):
-            raise SarcolorError(f"{source}: model.foreign must be a mapping")
         try:
-            name = ForeignArch.from_dict(self.foreign).name
+            name = (
+                ForeignArch.from_dict(self.foreign).name if isinstance(self.foreign, dict) else "non-mapping"
+            )
         except SarcolorError as exc:
             raise SarcolorError(f"{source}: {exc}") from None
         if name != self.arch:

@@ -117,7 +117,9 @@ class ForeignArch:
         if self.name == "pix2pix_unet" and not (5 <= self.num_downs <= 10 and 1 <= self.ngf <= 512):
             raise SarcolorError(f"model.foreign: num_downs {self.num_downs} / ngf {self.ngf} out of range")
         if self.name == "sar2optical_unet" and (self.num_downs, self.ngf, self.norm) != (8, 64, "batch"):
-            raise SarcolorError("model.foreign: sar2optical_unet has fixed widths (num_downs 8, ngf 64, batch)")
+            raise SarcolorError(
+                "model.foreign: sar2optical_unet has fixed widths (num_downs 8, ngf 64, batch)"
+            )
 
     @property
     def source(self) -> str:

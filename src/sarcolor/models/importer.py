@@ -173,7 +173,7 @@ def import_generator(
     net.net.load_state_dict(weights.state_dict, strict=True)
     parameters = sum(p.numel() for p in net.parameters())
     check_free_space(out.parent, parameters * 4, "but the checkpoint needs about")
-    info = {
+    info: dict[str, Any] = {
         "from": source,
         "repository": arch.source,
         "file": model.name,
@@ -191,8 +191,14 @@ def _stated(arch: ForeignArch, options: ImportOptions, origin: Path) -> ForeignA
     """The recognised architecture with what the weights cannot show, checked for sarcolor's use."""
     if options.upsampling is not None:
         if arch.upsampling == "transpose":
-            why = "a pix2pix U-Net" if arch.name == "pix2pix_unet" else "its decoder has transposed convolutions"
-            raise SarcolorError(f"{origin}: --upsampling applies to SAR2Optical's use_upsampling variant; {why}")
+            why = (
+                "a pix2pix U-Net"
+                if arch.name == "pix2pix_unet"
+                else "its decoder has transposed convolutions"
+            )
+            raise SarcolorError(
+                f"{origin}: --upsampling applies to SAR2Optical's use_upsampling variant; {why}"
+            )
         arch = replace(arch, upsampling=options.upsampling)
     arch = replace(arch, norm_stats=options.norm_stats, dropout=options.dropout)
     if TILE % arch.size_multiple:

@@ -71,5 +71,9 @@ def describe_init(checkpoint: str | Path) -> str:
     path = resolve_checkpoint(checkpoint)
     meta = read_meta(path)
     imported = meta.imported
-    what = f"a {imported.get('layout')} imported from {imported.get('from')}" if imported else f"step {meta.step}"
+    what = (
+        f"a {imported.get('layout')} imported from {imported.get('from')}"
+        if imported
+        else f"step {meta.step}"
+    )
     return f"generator initialised from {path}: {what}; discriminator and optimizer start fresh"

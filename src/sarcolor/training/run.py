@@ -128,8 +128,8 @@ def refuse_imported(checkpoint: Path) -> None:
     imported = read_meta(checkpoint).imported
     if imported is not None:
         raise SarcolorError(
-            f"{checkpoint}: an imported {imported.get('from', 'foreign')} generator cannot be resumed: it has "
-            "no discriminator and no optimizer state; fine-tune it in a new run with "
+            f"{checkpoint}: an imported {imported.get('from', 'foreign')} generator cannot be resumed: it "
+            "has no discriminator and no optimizer state; fine-tune it in a new run with "
             f"sarcolor train --init-from {checkpoint} --data DIR --out NEW_RUN"
         )
 
