@@ -151,8 +151,15 @@ def test_the_checkpoint_holds_the_generator_and_its_conventions_only(tmp_path):
 def test_refusals_are_one_line_and_write_nothing(tmp_path):
     pix = saved(tmp_path, randomise(RefUnetGenerator(3, 3, 8, ngf=8), 1), "latest_net_G.pth")
     out = tmp_path / "m.safetensors"
+    sar = saved(tmp_path, RefSar2OpticalGenerator(3, 3), "pix2pix_gen_5.pth")
     cases = [
         (("pix2pix", pix, tmp_path / "m.pt"), {}, "m.pt: the checkpoint is written as .safetensors"),
+        (("sar2optical", sar, out), {"options": ImportOptions(dropout=False)}, "decoder always has dropout"),
+        (
+            ("sar2optical", sar, out),
+            {"options": ImportOptions(upsampling="bilinear")},
+            "transposed convolutions",
+        ),
         (
             ("pix2pix", FIXTURES / "v0_ngf2_step150.safetensors", out),
             {},
@@ -200,3 +207,15 @@ def test_the_architecture_fields_are_checked_and_old_checkpoints_keep_theirs(tmp
             "x"
         )
     assert Config().replace(model={"arch": "pix2pix_unet", "foreign": foreign}).validate().model.imported
+
+
+def test_sar2optical_upsampling_mode_is_the_users_statement(tmp_path):
+    """``use_upsampling: true`` leaves no trace of its ``mode`` in the weights: nearest unless stated."""
+    pth = saved(tmp_path, RefSar2OpticalGenerator(3, 3, use_upsampling=True), "pix2pix_gen_20.pth")
+    default = import_generator("sar2optical", pth, tmp_path / "a.safetensors")
+    stated = import_generator(
+        "sar2optical", pth, tmp_path / "b.safetensors", ImportOptions(upsampling="bilinear")
+    )
+    assert default.arch.upsampling == "nearest" and stated.arch.upsampling == "bilinear"
+    assert read_meta(stated.path).config.model.foreign["upsampling"] == "bilinear"
+    assert "bilinear upsampling" in stated.lines()[0]

@@ -200,6 +200,10 @@ def _stated(arch: ForeignArch, options: ImportOptions, origin: Path) -> ForeignA
                 f"{origin}: --upsampling applies to SAR2Optical's use_upsampling variant; {why}"
             )
         arch = replace(arch, upsampling=options.upsampling)
+    if not options.dropout and arch.name == "sar2optical_unet":
+        raise SarcolorError(
+            f"{origin}: --no-dropout applies to pix2pix; SAR2Optical's decoder always has dropout"
+        )
     arch = replace(arch, norm_stats=options.norm_stats, dropout=options.dropout)
     if TILE % arch.size_multiple:
         raise SarcolorError(
