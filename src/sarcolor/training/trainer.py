@@ -28,11 +28,13 @@ from tqdm.auto import tqdm
 
 from sarcolor.checkpoint import (
     CheckpointMeta,
+    check_fits,
     checkpoint_path,
     list_checkpoints,
     load_modules,
     load_training_state,
     prune_checkpoints,
+    resolve_checkpoint,
     save_checkpoint,
 )
 from sarcolor.config import Config
@@ -67,6 +69,7 @@ def train(
     run_dir: str | Path,
     *,
     resume: bool = False,
+    init_from: str | Path | None = None,
     progress: bool | None = None,
     echo: Echo = print,
 ) -> TrainResult:
@@ -80,6 +83,8 @@ def train(
             step/epoch budget).
         run_dir: the run folder.
         resume: continue from the latest checkpoint in ``run_dir``.
+        init_from: a new run's generator starts from this checkpoint's weights (``cfg`` from
+            :func:`~sarcolor.training.init_from.init_config`); D and the optimizers start fresh.
         progress: show a progress bar (``None``: only on a terminal).
         echo: where status lines go.
     """
@@ -92,7 +97,7 @@ def train(
         echo, progress = (lambda _: None), False
     try:
         with claim_run_folder(Path(run_dir), cfg.data.root, resume=resume, ctx=ctx):  # one run per folder
-            return _train(cfg, Path(run_dir), resume, ctx, device, progress, echo)
+            return _train(cfg, Path(run_dir), resume, init_from, ctx, device, progress, echo)
     finally:
         distributed.shutdown(ctx)
 
@@ -101,12 +106,15 @@ def _train(
     cfg: Config,
     run_dir: Path,
     resume: bool,
+    init_from: str | Path | None,
     ctx: DistContext,
     device: torch.device,
     progress: bool | None,
     echo: Echo,
 ) -> TrainResult:
     """:func:`train` once the run folder is held."""
+    if init_from is not None:  # its header against the generator, before building one of its size
+        check_fits(resolve_checkpoint(init_from), cfg)
     run = prepare(cfg, run_dir, resume=resume, ctx=ctx, device=device, progress=progress, echo=echo)
     cfg = run.cfg
 
@@ -116,6 +124,11 @@ def _train(
         load_modules(run.resume_from, {"G": model.G, "D": model.D})
         load_training_state(run.resume_from, {"G": model.opt_G, "D": model.opt_D}, device)
         model.set_step(run.start_step)
+    elif init_from is not None:
+        from sarcolor.training.init_from import describe_init
+
+        load_modules(init_from, {"G": model.G})
+        echo(describe_init(init_from))
     if not ctx.is_main:  # dropout masks: each rank its own stream (rank 0 continues the saved one)
         torch.manual_seed(index_seed(cfg.train.seed, ctx.rank, run.start_step))
 
