@@ -44,9 +44,9 @@ def claim_run_folder(
     """Hold ``run_dir`` exclusively for the ``with`` block (see the module docstring).
 
     Raises:
-        SarcolorError: the folder is inside ``data_root``, another process holds it, or a fresh
-            run (not ``resume``) finds checkpoints in it.
-        OSError: the folder cannot be created (a file of that name, read-only disk).
+        SarcolorError: the folder is inside ``data_root``, cannot be created (a file of that
+            name, a read-only disk), another process holds it, or a fresh run (not ``resume``)
+            finds checkpoints in it.
     """
     ctx = ctx or DistContext()
     if data_root:
@@ -62,6 +62,8 @@ def claim_run_folder(
             remove_stale_temps(run_dir / CHECKPOINT_DIR, unnamed=True)
         except SarcolorError as exc:
             refusal = str(exc)
+        except OSError as exc:  # e.g. a file where the folder should be: every rank stops with it
+            refusal = f"{quote(exc.filename or run_dir)}: {exc.strerror or exc}"
         except BaseException:
             release(run_dir, fd)
             raise
