@@ -96,11 +96,11 @@ def test_huge_declared_png_jpeg_and_tiff_are_refused_by_the_memory_they_need(tmp
 
 
 def test_colorizing_a_large_png_stays_within_the_memory_it_is_allowed(tmp_path: Path):
-    """The estimate read_image checks against (38 B/px for grey) bounds what colorizing takes."""
+    """The estimate read_image checks (38 B/px for grey, 100 MB besides) bounds what colorizing takes."""
     ckpt = untrained_checkpoint(tmp_path / "m.safetensors", ngf=4)
     for side in (64, 1500, 2000):
         Image.fromarray(np.full((side, side), 100, np.uint8)).save(tmp_path / f"g{side}.png")
-    limit = 100_000_000  # 1500² × 38 B = 86 MB fits, 2000² × 38 B = 152 MB does not
+    limit = 200_000_000  # with 100 MB for any size: 1500² × 38 B = 86 MB fits, 2000² × 38 B = 152 MB not
     results = run_cli_cases(
         [
             [
@@ -119,9 +119,12 @@ def test_colorizing_a_large_png_stays_within_the_memory_it_is_allowed(tmp_path: 
     baseline, fits, refused = results
     assert baseline["rc"] == fits["rc"] == 0, results
     assert (tmp_path / "o1500" / "g1500.png").is_file()
-    assert fits["rss"] - baseline["rss"] < limit, fits["rss"] - baseline["rss"]  # measured ≈ 70 MB
+    assert fits["rss"] - baseline["rss"] < limit, fits["rss"] - baseline["rss"]  # measured 108–125 MB
     assert_clean_exit(refused, codes=(2,))
-    assert "2000×2000 pixels (1 band(s), ~38 B each) need about 0.2 GB" in refused["err"]
+    assert (
+        "2000×2000 pixels (1 band(s), ~38 B each) need about 0.3 GB of memory, 0.2 GB available"
+        in refused["err"]
+    )
     assert refused["rss"] - fits["rss"] < 10e6  # refused before decoding
     assert not (tmp_path / "o2000" / "g2000.png").exists()
 

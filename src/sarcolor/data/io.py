@@ -35,13 +35,14 @@ MAX_PIXELS: int = int(os.environ.get("SARCOLOR_MAX_PIXELS", 20_000 * 20_000))
 Image.MAX_IMAGE_PIXELS = None  # the guard below replaces PIL's warning/error pair
 
 
-def read_image(path: str | Path, per_pixel: int = 0) -> np.ndarray:
+def read_image(path: str | Path, per_pixel: int = 0, overhead: int = 0) -> np.ndarray:
     """Read an image as float32 in [0, 1].
 
     Args:
         path: a PNG, JPEG or TIFF file.
         per_pixel: bytes per pixel the caller needs on top of decoding (e.g. colorizing the
             image whole), included in the memory check made from the header.
+        overhead: bytes the caller needs besides, whatever the size (tile batches, encoders).
 
     Returns:
         (H, W, C) float32 array, C = 1 (grey) or 3 (RGB).
@@ -53,7 +54,7 @@ def read_image(path: str | Path, per_pixel: int = 0) -> np.ndarray:
     if not path.is_file():
         raise SarcolorError(f"{path}: file not found")
     if path.suffix.lower() in (".tif", ".tiff"):  # GDAL knows nodata, masks and every TIFF layout
-        array = _read_with_rasterio(path, per_pixel)
+        array = _read_with_rasterio(path, per_pixel, overhead)
     else:
         try:
             with warnings.catch_warnings():
@@ -70,6 +71,7 @@ def read_image(path: str | Path, per_pixel: int = 0) -> np.ndarray:
                         bands,
                         out,
                         stored * 2 + per_pixel,
+                        overhead,
                         _HINT * bool(per_pixel),
                     )
                     img.load()
@@ -125,7 +127,7 @@ def _name(img: Image.Image) -> str:
     return str(getattr(img, "filename", "") or "image")
 
 
-def _read_with_rasterio(path: Path, per_pixel: int = 0) -> np.ndarray:
+def _read_with_rasterio(path: Path, per_pixel: int = 0, overhead: int = 0) -> np.ndarray:
     """A TIFF (plain or GeoTIFF, any layout GDAL reads); nodata pixels become 0."""
     try:
         import rasterio
@@ -139,7 +141,13 @@ def _read_with_rasterio(path: Path, per_pixel: int = 0) -> np.ndarray:
                 out = 1 if src.count <= 2 and _palette(src) is None else 3
                 # the masked read: values, a bool mask per band, then the filled copy
                 check_header(
-                    path, src.width, src.height, src.count, out, (2 * itemsize + 1) * src.count + per_pixel
+                    path,
+                    src.width,
+                    src.height,
+                    src.count,
+                    out,
+                    (2 * itemsize + 1) * src.count + per_pixel,
+                    overhead,
                 )
                 bands = src.read(masked=True)  # (C, H, W), nodata and band masks as the mask
                 palette = _palette(src)
@@ -195,7 +203,14 @@ def check_size(path: Path, width: int, height: int) -> None:
 
 
 def check_header(
-    path: Path, width: int, height: int, bands: int, out: int, per_pixel: int, hint: str = ""
+    path: Path,
+    width: int,
+    height: int,
+    bands: int,
+    out: int,
+    per_pixel: int,
+    overhead: int = 0,
+    hint: str = "",
 ) -> None:
     """Everything a header tells, checked before any pixel is decoded.
 
@@ -204,6 +219,7 @@ def check_header(
         out: bands of the float32 array :func:`read_image` returns (1 or 3).
         per_pixel: bytes per pixel the decoder and the caller need besides that array (and
             its float32 intermediate).
+        overhead: bytes needed besides, whatever the size.
 
     Raises:
         SarcolorError: over :data:`MAX_PIXELS`, more than 4 bands (grey, grey+alpha, RGB,
@@ -215,9 +231,8 @@ def check_header(
     if not 1 <= bands <= 4:
         raise SarcolorError(f"{path}: {bands} bands; expected 1 (grey) or 3 (RGB), with or without alpha")
     cost = per_pixel + 2 * 4 * out
-    check_memory(
-        path, width * height * cost, f"{width}×{height} pixels ({bands} band(s), ~{cost} B each)", hint
-    )
+    need = width * height * cost + overhead
+    check_memory(path, need, f"{width}×{height} pixels ({bands} band(s), ~{cost} B each)", hint)
 
 
 def check_dtypes(path: str | Path, dtypes: Sequence[str]) -> None:

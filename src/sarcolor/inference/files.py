@@ -29,8 +29,10 @@ from sarcolor.outputs import check_free_space, ensure_writable
 OUTPUT_SUFFIXES: frozenset[str] = frozenset({".png", ".tif", ".tiff"})
 # Colorizing a PNG/JPEG whole costs, besides its decoded float32 pixels, the blended output
 # (16 B), its uint8 conversion and the PNG encoder: measured 29.5 B/px in all for grey, 39 for
-# RGB (benchmarks/colorize_memory.py). read_image refuses from the header what would not fit.
+# RGB, plus about 70 MB whatever the size (tile batches, buffers; benchmarks/colorize_memory.py).
+# read_image refuses from the header what would not fit.
 COLORIZE_BYTES_PER_PIXEL = 28
+COLORIZE_OVERHEAD_BYTES = 96 << 20
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,7 @@ def colorize_files(
         images, kept = [], []
         for src, dst in group:
             try:
-                images.append(read_image(src, per_pixel=COLORIZE_BYTES_PER_PIXEL))
+                images.append(read_image(src, COLORIZE_BYTES_PER_PIXEL, COLORIZE_OVERHEAD_BYTES))
                 kept.append(dst)
             except SarcolorError as exc:
                 if on_bad_sample != "skip":
