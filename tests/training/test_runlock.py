@@ -170,3 +170,11 @@ def test_torchrun_ranks_share_the_lock_and_all_refuse_a_held_folder(synthetic_v2
     refusal = f"sarcolor train: error: {run}: in use by another sarcolor train (PID {os.getpid()})"
     assert done.stderr.count(refusal) == 2, done.stderr[-3000:]  # rank 0 and rank 1 alike
     assert not (run / "checkpoints").exists()
+
+
+def test_a_file_given_as_the_run_folder_is_refused_in_one_line(tmp_path: Path):
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(b"not a folder")
+    with pytest.raises(SarcolorError, match="model.safetensors.*not a folder; --out takes the run folder"):
+        lock_folder(path)
+    assert path.read_bytes() == b"not a folder"

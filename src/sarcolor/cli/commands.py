@@ -59,6 +59,7 @@ def build_config(args: argparse.Namespace) -> Config:
 
 def train(args: argparse.Namespace) -> int:
     from sarcolor.checkpoint import read_meta, resolve_checkpoint
+    from sarcolor.training.run import refuse_imported
     from sarcolor.training.trainer import train as run_training
 
     init_from = getattr(args, "init_from", None)
@@ -68,6 +69,7 @@ def train(args: argparse.Namespace) -> int:
         if init_from:
             raise SarcolorError("--init-from starts a new run and --resume continues one: give one of them")
         ckpt = resolve_checkpoint(args.out)
+        refuse_imported(ckpt)  # before the run folder is claimed: --out may name the file itself
         cfg = with_overrides(read_meta(ckpt).config, overrides(args), resuming=True).validate(str(ckpt))
     else:
         cfg = build_config(args)  # a folder with checkpoints is refused once it is held (training.runlock)

@@ -83,6 +83,8 @@ def lock_folder(run_dir: Path) -> int:
     Raises:
         SarcolorError: another process holds it (its PID, from the lock file, in the message).
     """
+    if run_dir.exists() and not run_dir.is_dir():
+        raise SarcolorError(f"{quote(run_dir)}: not a folder; --out takes the run folder")
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / LOCK_NAME
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # not truncated: the holder's id is read
