@@ -119,7 +119,10 @@ def test_every_answer_is_documented(api_schema, real_job: str, method: str, path
 
     check()
     print(f"{method} {path}: statuses {sorted(statuses)}")
-    assert statuses and max(statuses) < 500, statuses
+    # never a server error; 503 is the documented answer when the queue is full (POST /api/jobs
+    # queues faster than a loaded machine colorizes)
+    assert statuses and not any(s >= 500 and s != 503 for s in statuses), statuses
+    assert statuses - {503}, statuses  # and not only "busy": the operation itself was exercised
 
 
 def test_schema_documents_the_contract(api_schema, served: Server) -> None:
