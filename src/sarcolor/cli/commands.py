@@ -56,10 +56,9 @@ def build_config(args: argparse.Namespace) -> Config:
 
 
 def train(args: argparse.Namespace) -> int:
-    from sarcolor.checkpoint import read_meta, resolve_checkpoint
-    from sarcolor.training.trainer import train as run_training
-
     if args.resume:
+        from sarcolor.checkpoint import read_meta, resolve_checkpoint
+
         if args.config:
             raise SarcolorError("--config cannot change when resuming a run")
         ckpt = resolve_checkpoint(args.out)
@@ -70,18 +69,21 @@ def train(args: argparse.Namespace) -> int:
             raise SarcolorError(
                 f"{args.out}: run folder already has checkpoints; use --resume or another --out"
             )
+    from sarcolor.training.trainer import train as run_training  # torch: after the flags are checked
+
     result = run_training(cfg, args.out, resume=args.resume, progress=False if args.no_progress else None)
     return 130 if result.interrupted else 0
 
 
 def colorize(args: argparse.Namespace) -> int:
-    from sarcolor.inference.colorizer import Colorizer
-    from sarcolor.inference.files import colorize_paths, plan_colorize
     from sarcolor.inference.options import InferenceOptions, OutputOptions, SceneOptions
 
     options = build(args, InferenceOptions, "infer.").validate("flags")
     scene = build(args, SceneOptions, "scene.").validate("flags")
     output = build(args, OutputOptions, "output.")
+    from sarcolor.inference.colorizer import Colorizer  # torch: after the flags are checked
+    from sarcolor.inference.files import colorize_paths, plan_colorize
+
     jobs = plan_colorize(args.inputs, args.out, overwrite=output.overwrite)  # before loading a model
     colorizer = Colorizer(args.checkpoint, **vars(options))
     if colorizer.despeckle_note:

@@ -14,8 +14,7 @@ from sarcolor.config import (
     Precision,
 )
 from sarcolor.options import check_fields, option
-from sarcolor.sar.radiometry import SarScale
-from sarcolor.sar.speckle import FILTERS
+from sarcolor.sar.conventions import FILTERS, SarScale
 
 Compression = Literal["deflate", "zstd", "lzw", "none"]
 
