@@ -90,7 +90,12 @@ def colorize(args: argparse.Namespace) -> int:
         print(f"warning: {colorizer.despeckle_note}")
     progress = False if args.no_progress else None
     report = colorize_paths(
-        colorizer, jobs, scene=scene, on_bad_sample=output.on_bad_sample, progress=progress
+        colorizer,
+        jobs,
+        scene=scene,
+        on_bad_sample=output.on_bad_sample,
+        progress=progress,
+        png_compression=output.png_compression,
     )
     for done in report.scenes:
         print(

@@ -9,11 +9,13 @@ GeoTIFFs become georeferenced GeoTIFFs (:func:`~sarcolor.inference.scene.coloriz
 from __future__ import annotations
 
 import glob
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
@@ -22,7 +24,7 @@ from sarcolor.data.io import read_image, write_rgb_png
 from sarcolor.data.sources import IMAGE_SUFFIXES
 from sarcolor.errors import SarcolorError
 from sarcolor.inference.colorizer import Colorizer, chunked
-from sarcolor.inference.options import SceneOptions
+from sarcolor.inference.options import OutputOptions, SceneOptions
 from sarcolor.inference.scene import SceneReport, colorize_scene, is_geotiff
 from sarcolor.outputs import check_free_space, ensure_writable
 
@@ -143,6 +145,7 @@ def colorize_paths(
     on_bad_sample: str = "error",
     progress: bool | None = None,
     log: Callable[[str], None] = tqdm.write,
+    png_compression: int | None = None,
 ) -> ColorizeReport:
     """Colorize planned jobs (:func:`plan_colorize`): images into PNGs, GeoTIFFs into GeoTIFFs.
 
@@ -158,6 +161,7 @@ def colorize_paths(
         on_bad_sample=on_bad_sample,
         chunk=colorizer.batch_size,
         progress=progress,
+        png_compression=png_compression,
     )
     for job in (j for j in jobs if is_geotiff(j.source)):
         try:
@@ -180,33 +184,82 @@ def colorize_files(
     on_bad_sample: str = "error",
     chunk: int = 8,
     progress: bool | None = None,
+    png_compression: int | None = None,
 ) -> ColorizeReport:
     """Colorize image ``files`` into PNG ``targets``, ``chunk`` files at a time (memory stays flat).
+
+    Decoding and PNG encoding run in worker threads (PIL releases the GIL) while the model
+    works: the next group is read, and the previous group written, during the current group's
+    forward passes; at most one group is read ahead and two are waiting to be written.
+    ``png_compression`` is the zlib level of the outputs (0-9; ``None``: the option's default,
+    :attr:`~sarcolor.inference.options.OutputOptions.png_compression`).
 
     With ``on_bad_sample='skip'`` an unreadable input is reported and the rest go on;
     with ``'error'`` the first one stops the run (outputs written so far stay).
     """
     report = ColorizeReport()
+    level = OutputOptions().png_compression if png_compression is None else png_compression
     bar = tqdm(
         total=len(files), desc="colorize", unit="img", disable=None if progress is None else not progress
     )
-    for group in chunked(list(zip(files, targets, strict=True)), chunk):
-        images, kept = [], []
-        for src, dst in group:
-            try:
-                images.append(read_image(src))
-                kept.append(dst)
-            except SarcolorError as exc:
-                if on_bad_sample != "skip":
-                    raise
-                report.failed.append((src, str(exc).removeprefix(f"{src}: ")))
-                tqdm.write(f"warning: skipped {exc}")
-        for dst, rgb in zip(kept, colorizer.colorize_many(images), strict=True):
-            write_rgb_png(dst, rgb)
-            report.written.append(dst)
-        bar.update(len(group))
+    groups = list(chunked(list(zip(files, targets, strict=True)), chunk))
+    writes: deque[tuple[Future, Path, int]] = deque()  # (write, target, images of its group)
+
+    def finish_write() -> None:
+        future, target, last_of_group = writes.popleft()
+        future.result()  # an OSError (full disk, …) of the writer surfaces here
+        report.written.append(target)
+        bar.update(last_of_group)
+
+    with (
+        ThreadPoolExecutor(READ_THREADS, "sarcolor-read") as readers,
+        ThreadPoolExecutor(WRITE_THREADS, "sarcolor-write") as writers,
+    ):
+        reads = deque(readers.submit(_read_group, g) for g in groups[:READ_AHEAD])
+        for k, group in enumerate(groups):
+            read = reads.popleft().result()
+            if k + READ_AHEAD < len(groups):
+                reads.append(readers.submit(_read_group, groups[k + READ_AHEAD]))
+            images, kept = [], []
+            for (src, dst), image in zip(group, read, strict=True):
+                if isinstance(image, SarcolorError):
+                    if on_bad_sample != "skip":
+                        while writes:
+                            finish_write()
+                        raise image
+                    report.failed.append((src, str(image).removeprefix(f"{src}: ")))
+                    tqdm.write(f"warning: skipped {image}")
+                else:
+                    images.append(image)
+                    kept.append(dst)
+            if not kept:
+                bar.update(len(group))
+            for i, (dst, rgb) in enumerate(zip(kept, colorizer.colorize_many(images), strict=True)):
+                future = writers.submit(write_rgb_png, dst, rgb, level)
+                writes.append((future, dst, len(group) if i == len(kept) - 1 else 0))
+            while len(writes) > WRITE_BEHIND * chunk:
+                finish_write()
+        while writes:
+            finish_write()
     bar.close()
     return report
+
+
+READ_THREADS = 1  # decoding threads (a group at a time)
+WRITE_THREADS = 2  # PNG encoding threads
+READ_AHEAD = 1  # groups decoded ahead of the model
+WRITE_BEHIND = 2  # groups of outputs that may wait to be encoded
+
+
+def _read_group(group: Sequence[tuple[Path, Path]]) -> list[np.ndarray | SarcolorError]:
+    """Decode the sources of one group in this worker thread; failures are returned, not raised."""
+    out: list[np.ndarray | SarcolorError] = []
+    for src, _ in group:
+        try:
+            out.append(read_image(src))
+        except SarcolorError as exc:
+            out.append(exc)
+    return out
 
 
 def _raw_size(path: Path) -> int:
