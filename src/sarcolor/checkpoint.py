@@ -113,16 +113,7 @@ def save_checkpoint(
 ) -> Path:
     """Write a checkpoint atomically. ``modules`` e.g. ``{"G": g, "D": d}``."""
     tensors: dict[str, torch.Tensor] = {}
-    metadata = {
-        "format": FORMAT,
-        "config": meta.config.to_json(),
-        "step": str(meta.step),
-        "split": json.dumps(meta.split.to_json()),
-        "training": json.dumps(meta.training.to_json()),
-        "run": json.dumps(meta.run),
-    }
-    if meta.baselines:
-        metadata["baselines"] = json.dumps(meta.baselines)
+    metadata = meta_strings(meta)
     for prefix, module in modules.items():
         for key, value in module.state_dict().items():
             tensors[f"{prefix}.{key}"] = value.detach().cpu().contiguous()
@@ -145,6 +136,30 @@ def save_checkpoint(
     return path
 
 
+def meta_strings(meta: CheckpointMeta) -> dict[str, str]:
+    """The metadata of a checkpoint as the strings a file stores (format, config JSON, step, …).
+
+    Exported ONNX models store the same strings (:mod:`sarcolor.inference.onnx_export`), and
+    :func:`parse_meta` reads both.
+    """
+    metadata = {
+        "format": FORMAT,
+        "config": meta.config.to_json(),
+        "step": str(meta.step),
+        "split": json.dumps(meta.split.to_json()),
+        "training": json.dumps(meta.training.to_json()),
+        "run": json.dumps(meta.run),
+    }
+    if meta.baselines:
+        metadata["baselines"] = json.dumps(meta.baselines)
+    return metadata
+
+
+def parse_meta(path: Path, metadata: dict[str, str]) -> CheckpointMeta:
+    """Checked metadata from the strings of :func:`meta_strings` (``path`` names the file in errors)."""
+    return _meta(path, metadata)
+
+
 def read_meta(path: str | Path) -> CheckpointMeta:
     """The metadata of a checkpoint (no tensors are read)."""
     path = Path(path)
@@ -155,19 +170,42 @@ def read_meta(path: str | Path) -> CheckpointMeta:
 def load_modules(path: str | Path, modules: dict[str, nn.Module]) -> CheckpointMeta:
     """Load the state dicts of ``modules`` (e.g. ``{"G": g}``) from a checkpoint."""
     path = Path(path)
+    meta, states = read_checkpoint(path, list(modules))
+    for prefix, module in modules.items():
+        load_state(module, states[prefix], path, prefix)
+    return meta
+
+
+def read_checkpoint(path: str | Path, prefixes: list[str]) -> tuple[CheckpointMeta, dict[str, dict]]:
+    """The metadata and the state dicts under ``prefixes`` (e.g. ``["G"]``), in one open of the file.
+
+    Returns:
+        ``(meta, {prefix: {name: tensor}})``; the other tensors (e.g. optimizer moments) are not read.
+    """
+    path = Path(path)
     with _open(path) as f:
         meta = _meta(path, f.metadata() or {})
         keys = list(f.keys())
-        for prefix, module in modules.items():
+        states = {}
+        for prefix in prefixes:
             state = {k[len(prefix) + 1 :]: f.get_tensor(k) for k in keys if k.startswith(prefix + ".")}
             if not state:
                 raise SarcolorError(f"{path}: checkpoint holds no {prefix} weights")
-            try:
-                module.load_state_dict(state)
-            except RuntimeError as exc:
-                first = str(exc).splitlines()[0]
-                raise SarcolorError(f"{path}: {prefix} weights do not fit the model ({first})") from None
-    return meta
+            states[prefix] = state
+    return meta, states
+
+
+def load_state(module: nn.Module, state: dict, path: Path, prefix: str = "G", assign: bool = False) -> None:
+    """``module.load_state_dict(state)``; a mismatch is one line naming the checkpoint.
+
+    ``assign`` puts the checkpoint's tensors in place of the module's (for a module built on the
+    ``meta`` device, whose parameters hold no memory yet).
+    """
+    try:
+        module.load_state_dict(state, assign=assign)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise SarcolorError(f"{path}: {prefix} weights do not fit the model ({first})") from None
 
 
 def load_training_state(

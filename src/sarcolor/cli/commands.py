@@ -111,6 +111,18 @@ def colorize(args: argparse.Namespace) -> int:
     return 0
 
 
+def export(args: argparse.Namespace) -> int:
+    from sarcolor.inference.onnx_export import ExportOptions, export_onnx
+
+    options = build(args, ExportOptions, "export.").validate("flags")
+    done = export_onnx(args.checkpoint, args.out, options)
+    print(
+        f"{done.source.name} → {done.path} ({done.megabytes:.1f} MB, opset {done.opset}); ONNX Runtime "
+        f"matches PyTorch to {done.max_difference:.1e}"
+    )
+    return 0
+
+
 def evaluate(args: argparse.Namespace) -> int:
     from sarcolor.checkpoint import resolve_checkpoint, run_dir_of
     from sarcolor.data.split import Split
