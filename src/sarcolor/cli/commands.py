@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -80,33 +81,43 @@ def colorize(args: argparse.Namespace) -> int:
 
     options = build(args, InferenceOptions, "infer.").validate("flags")
     scene = build(args, SceneOptions, "scene.").validate("flags")
-    output = build(args, OutputOptions, "output.")
-    from sarcolor.inference.colorizer import Colorizer  # torch: after the flags are checked
-    from sarcolor.inference.files import colorize_paths, plan_colorize
+    output = build(args, OutputOptions, "output.").validate("flags")
+    from sarcolor.inference.archive import colorize_archive  # torch: after the flags are checked
 
-    jobs = plan_colorize(args.inputs, args.out, overwrite=output.overwrite)  # before loading a model
-    colorizer = Colorizer(args.checkpoint, **vars(options))
-    if colorizer.despeckle_note:
-        print(f"warning: {colorizer.despeckle_note}")
-    progress = False if args.no_progress else None
-    report = colorize_paths(
-        colorizer,
-        jobs,
+    result = colorize_archive(
+        args.inputs,
+        args.out,
+        args.checkpoint,
+        options=options,
         scene=scene,
-        on_bad_sample=output.on_bad_sample,
-        progress=progress,
-        png_compression=output.png_compression,
+        output=output,
+        manifest=args.manifest,
+        progress=False if args.no_progress else None,
     )
-    for done in report.scenes:
+    main = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 alone prints
+    if result.error:
+        if main:
+            raise SarcolorError(result.error)
+        return 2
+    if not main:
+        return 1 if result.count("failed") else 0
+    for note in result.notes:
+        print(f"warning: {note}")
+    for done in result.report.scenes:
         print(
             f"{done.source.name} → {done.path}: {done.width}×{done.height}, {done.tiles} tiles "
             f"({done.skipped} all-nodata skipped), {done.megapixels_per_second:.2f} Mpx/s"
         )
-    print(f"colorized {len(report.written)} image(s) → {args.out}")
-    if report.failed:
-        print(f"{len(report.failed)} input(s) failed:")
-        for path, reason in report.failed:
-            print(f"  {path}: {reason}")
+    ranks = f" by {result.world_size} processes" if result.world_size > 1 else ""
+    skipped = f", {result.count('skipped')} skipped (output exists)" if result.count("skipped") else ""
+    print(f"colorized {result.count('written')} image(s){ranks} → {args.out}{skipped}")
+    if result.manifest is not None:
+        print(f"manifest → {result.manifest}")
+    failed = [item for item in result.items if item["status"] == "failed"]
+    if failed:
+        print(f"{len(failed)} input(s) failed:")
+        for item in failed:
+            print(f"  {item['input']}: {item['error']}")
         return 1
     return 0
 

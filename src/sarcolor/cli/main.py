@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OUT",
         help="output folder (or a .png/.tif file for one input)",
     )
+    p.add_argument(
+        "--manifest",
+        metavar="FILE.json",
+        help="write every input with its output or its error here (default under torchrun: "
+        "OUT/sarcolor-manifest.json)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_options(p, InferenceOptions, prefix="infer.", defaults=True)
     add_options(p, OutputOptions, prefix="output.", defaults=True)

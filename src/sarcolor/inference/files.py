@@ -91,14 +91,19 @@ def expand_inputs(inputs: Sequence[str | Path], skip: Path | None = None) -> lis
     return files
 
 
-def plan_outputs(files: Sequence[Path], out: Path, overwrite: bool = False) -> list[Path]:
+def plan_outputs(
+    files: Sequence[Path], out: Path, overwrite: bool = False, skip_existing: bool = False
+) -> list[Path]:
     """The output path of every input, checked before any work starts.
 
     ``out`` is a folder (outputs keep the inputs' base names: GeoTIFF scenes as .tif, other
     images as .png) or, for one input, a file of that kind. Refused: two inputs with one output
     name, an output that is an input, existing outputs unless ``overwrite``, an unwritable
-    folder, and too little free disk.
+    folder, and too little free disk. With ``skip_existing`` existing outputs are fine (the caller
+    leaves their inputs alone).
     """
+    if overwrite and skip_existing:
+        raise SarcolorError("--overwrite and --skip-existing exclude each other; choose one")
     single_file = out.suffix.lower() in OUTPUT_SUFFIXES
     if single_file and len(files) > 1:
         raise SarcolorError(f"{out}: a {out.suffix} output takes one input, got {len(files)}; give a folder")
@@ -116,25 +121,30 @@ def plan_outputs(files: Sequence[Path], out: Path, overwrite: bool = False) -> l
     if clobbered:
         raise SarcolorError(f"{clobbered[0]}: output would overwrite an input; choose another --out")
     existing = [t for t in targets if t.exists()]
-    if existing and not overwrite:
+    if existing and not overwrite and not skip_existing:
         raise SarcolorError(
             f"{existing[0]}: exists ({len(existing)} output(s) would be replaced); pass --overwrite"
         )
     folder = ensure_writable(out.parent if single_file else out)
-    need = sum(_raw_size(f) for f in files)  # uncompressed RGB: an upper bound for the PNGs
+    todo = [f for f, t in zip(files, targets, strict=True) if not (skip_existing and t.exists())]
+    need = sum(_raw_size(f) for f in todo)  # uncompressed RGB: an upper bound for the PNGs
     check_free_space(folder, need, "the outputs may need")
     return targets
 
 
-def plan_colorize(inputs: Sequence[str | Path], out: str | Path, *, overwrite: bool = False) -> list[Job]:
+def plan_colorize(
+    inputs: Sequence[str | Path], out: str | Path, *, overwrite: bool = False, skip_existing: bool = False
+) -> list[Job]:
     """Every input of ``colorize`` with its output, checked before a model is loaded.
 
     Files, folders and glob patterns are expanded (:func:`expand_inputs`) and every output is
-    planned and checked (:func:`plan_outputs`).
+    planned and checked (:func:`plan_outputs`); with ``skip_existing`` the jobs whose output
+    exists are kept in the plan (the caller leaves them alone).
     """
     out = Path(out)
     files = expand_inputs(inputs, skip=out)
-    return [Job(f, t) for f, t in zip(files, plan_outputs(files, out, overwrite=overwrite), strict=True)]
+    targets = plan_outputs(files, out, overwrite=overwrite, skip_existing=skip_existing)
+    return [Job(f, t) for f, t in zip(files, targets, strict=True)]
 
 
 def colorize_paths(
@@ -146,11 +156,14 @@ def colorize_paths(
     progress: bool | None = None,
     log: Callable[[str], None] = tqdm.write,
     png_compression: int | None = None,
+    on_done: Callable[[int], None] | None = None,
 ) -> ColorizeReport:
     """Colorize planned jobs (:func:`plan_colorize`): images into PNGs, GeoTIFFs into GeoTIFFs.
 
     With ``on_bad_sample='skip'`` unreadable inputs are listed in the report's ``failed`` and
-    the rest go on; with ``'error'`` the first one stops the run.
+    the rest go on; with ``'error'`` the first one stops the run. ``on_done(n)`` is called
+    whenever ``n`` more inputs are finished (written or failed); an exception it raises stops
+    the run there.
     """
     scene = scene or SceneOptions()
     images = [j for j in jobs if not is_geotiff(j.source)]
@@ -162,6 +175,7 @@ def colorize_paths(
         chunk=colorizer.batch_size,
         progress=progress,
         png_compression=png_compression,
+        on_done=on_done,
     )
     for job in (j for j in jobs if is_geotiff(j.source)):
         try:
@@ -170,9 +184,11 @@ def colorize_paths(
             if on_bad_sample != "skip":
                 raise
             report.failed.append((job.source, str(exc).removeprefix(f"{job.source}: ")))
-            continue
-        report.written.append(job.target)
-        report.scenes.append(done)
+        else:
+            report.written.append(job.target)
+            report.scenes.append(done)
+        if on_done is not None:
+            on_done(1)
     return report
 
 
@@ -185,6 +201,7 @@ def colorize_files(
     chunk: int = 8,
     progress: bool | None = None,
     png_compression: int | None = None,
+    on_done: Callable[[int], None] | None = None,
 ) -> ColorizeReport:
     """Colorize image ``files`` into PNG ``targets``, ``chunk`` files at a time (memory stays flat).
 
@@ -192,7 +209,8 @@ def colorize_files(
     works: the next group is read, and the previous group written, during the current group's
     forward passes; at most one group is read ahead and two are waiting to be written.
     ``png_compression`` is the zlib level of the outputs (0-9; ``None``: the option's default,
-    :attr:`~sarcolor.inference.options.OutputOptions.png_compression`).
+    :attr:`~sarcolor.inference.options.OutputOptions.png_compression`). ``on_done(n)``: as in
+    :func:`colorize_paths`.
 
     With ``on_bad_sample='skip'`` an unreadable input is reported and the rest go on;
     with ``'error'`` the first one stops the run (outputs written so far stay).
@@ -205,11 +223,16 @@ def colorize_files(
     groups = list(chunked(list(zip(files, targets, strict=True)), chunk))
     writes: deque[tuple[Future, Path, int]] = deque()  # (write, target, images of its group)
 
+    def advance(n: int) -> None:
+        bar.update(n)
+        if on_done is not None and n:
+            on_done(n)
+
     def finish_write() -> None:
         future, target, last_of_group = writes.popleft()
         future.result()  # an OSError (full disk, …) of the writer surfaces here
         report.written.append(target)
-        bar.update(last_of_group)
+        advance(last_of_group)
 
     with (
         ThreadPoolExecutor(READ_THREADS, "sarcolor-read") as readers,
@@ -233,7 +256,7 @@ def colorize_files(
                     images.append(image)
                     kept.append(dst)
             if not kept:
-                bar.update(len(group))
+                advance(len(group))
             for i, (dst, rgb) in enumerate(zip(kept, colorizer.colorize_many(images), strict=True)):
                 future = writers.submit(write_rgb_png, dst, rgb, level)
                 writes.append((future, dst, len(group) if i == len(kept) - 1 else 0))

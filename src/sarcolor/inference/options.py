@@ -97,3 +97,7 @@ class OutputOptions:
         help="zlib level of the PNG outputs: 1 encodes ~3.5× faster than 6, 9 gives the smallest files "
         "(~12 % smaller than 1); the pixels are the same",
     )
+
+    def validate(self, source: str = "options") -> OutputOptions:
+        check_fields(self, source)
+        return self
