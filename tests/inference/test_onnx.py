@@ -128,7 +128,7 @@ def test_onnx_model_refuses_what_it_cannot_do(exported: Path, tmp_path: Path, ca
     Image.new("L", (64, 64), 90).save(image)
     assert run_cli(f"colorize {image} --checkpoint {broken} --out {tmp_path / 'o'}") == 2
     one_line_error(capsys, "broken.onnx: not a readable ONNX model")
-    with pytest.raises(SarcolorError, match="needs a .onnx name"):
+    with pytest.raises(SarcolorError, match=r"needs a \.onnx name"):
         export_onnx(exported, tmp_path / "model.bin")
     with pytest.raises(SarcolorError, match="already an ONNX model"):
         export_onnx(exported, tmp_path / "again.onnx")
