@@ -30,6 +30,7 @@ OnBadSample = Literal["error", "skip"]
 OnNonFinite = Literal["stop", "skip"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 CompileMode = Literal["auto", "on", "off"]
+Arch = Literal["sarcolor_unet", "pix2pix_unet", "sar2optical_unet"]
 DEVICES: tuple[str, ...] = get_args(DeviceName)
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 INPUT_MODES: tuple[str, ...] = get_args(InputMode)
@@ -211,8 +212,22 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Network widths. The architecture itself is fixed (U-Net-256 + 70×70 PatchGAN)."""
+    """The generator and the widths: sarcolor's U-Net-256 + 70×70 PatchGAN, or a generator trained
+    elsewhere (``arch`` and ``foreign``, a :class:`~sarcolor.models.foreign.ForeignArch` mapping,
+    written only by ``sarcolor import``, so they have no flag)."""
 
+    arch: Arch = option(
+        "sarcolor_unet",
+        cli=False,
+        help="the generator: sarcolor_unet (sarcolor's U-Net-256), or pix2pix_unet / sar2optical_unet "
+        "(imported by `sarcolor import`: the canonical pix2pix and SAR2Optical graphs)",
+    )
+    foreign: dict[str, Any] = option(
+        default_factory=dict,
+        cli=False,
+        help="an imported generator's layout (ForeignArch fields: channels, depth, norm, …)",
+        default_text="none",
+    )
     ngf: int = option(64, low=1, high=512, help="generator base width")
     ndf: int = option(64, low=1, high=512, help="discriminator base width")
     dropout: float = option(
@@ -225,6 +240,25 @@ class ModelConfig:
 
     def validate(self, source: str = "configuration") -> None:
         check_fields(self, source, "model.")
+        if not self.imported:
+            if self.foreign:
+                raise SarcolorError(f"{source}: model.foreign describes imported generators only")
+            return
+        from sarcolor.models.foreign import ForeignArch  # the layout check lives with the graphs
+
+        try:
+            name = (
+                ForeignArch.from_dict(self.foreign).name if isinstance(self.foreign, dict) else "non-mapping"
+            )
+        except SarcolorError as exc:
+            raise SarcolorError(f"{source}: {exc}") from None
+        if name != self.arch:
+            raise SarcolorError(f"{source}: model.arch {self.arch} but model.foreign describes a {name}")
+
+    @property
+    def imported(self) -> bool:
+        """Whether the generator is one trained elsewhere (``sarcolor import``)."""
+        return self.arch != "sarcolor_unet"
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from torch import nn
+
 from sarcolor.config import Config
 from sarcolor.models.discriminator import PatchDiscriminator
 from sarcolor.models.generator import UNetGenerator
 from sarcolor.models.init import init_weights
 
 
-def build_generator(cfg: Config) -> UNetGenerator:
+def build_generator(cfg: Config) -> nn.Module:
     """The generator of ``cfg`` (untrained: load a checkpoint's weights, or :func:`build_networks`).
+
+    ``model.arch`` ``sarcolor_unet`` is sarcolor's :class:`~sarcolor.models.generator.UNetGenerator`;
+    an imported architecture (``model.foreign``) is its source's graph inside a
+    :class:`~sarcolor.models.foreign.SarcolorAdapter`, called exactly like sarcolor's own:
+    (B, in_channels, H, W) in [-1, 1] → (B, 3, H, W) in (-1, 1).
 
     Example:
         >>> from sarcolor.config import Config
@@ -18,8 +25,12 @@ def build_generator(cfg: Config) -> UNetGenerator:
         >>> g(torch.zeros(1, 1, 256, 256)).shape
         torch.Size([1, 3, 256, 256])
     """
-    pre = cfg.preprocess
-    return UNetGenerator(pre.in_channels, pre.out_channels, cfg.model.ngf, cfg.model.dropout)
+    pre, model = cfg.preprocess, cfg.model
+    if model.imported:
+        from sarcolor.models.foreign import ForeignArch
+
+        return ForeignArch.from_dict(model.foreign).build_for_sarcolor()
+    return UNetGenerator(pre.in_channels, pre.out_channels, model.ngf, model.dropout)
 
 
 def build_discriminator(cfg: Config) -> PatchDiscriminator:
@@ -28,7 +39,7 @@ def build_discriminator(cfg: Config) -> PatchDiscriminator:
     return PatchDiscriminator(pre.in_channels + pre.out_channels, cfg.model.ndf)
 
 
-def build_networks(cfg: Config) -> tuple[UNetGenerator, PatchDiscriminator]:
+def build_networks(cfg: Config) -> tuple[nn.Module, PatchDiscriminator]:
     """The generator and discriminator of a configuration, initialised N(0, 0.02)."""
     g, d = build_generator(cfg), build_discriminator(cfg)
     init_weights(g)
