@@ -73,7 +73,7 @@ def shard(jobs: Sequence[Job], rank: int, world: int, sizes: Sequence[int]) -> l
     Example:
         >>> jobs = [Job(Path(f"{i}.png"), Path(f"out/{i}.png")) for i in range(5)]
         >>> [j.source.name for j in shard(jobs, 1, 2, [5, 1, 1, 1, 4])]
-        ['1.png', '2.png', '4.png']
+        ['1.png', '3.png', '4.png']
     """
     load = [0] * world
     mine = []
