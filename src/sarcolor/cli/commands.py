@@ -10,7 +10,7 @@ from typing import Any
 
 from sarcolor.cli.options import build, given
 from sarcolor.config import SECTIONS, Config, DataConfig, with_overrides
-from sarcolor.errors import SarcolorError
+from sarcolor.errors import SarcolorError, one_line, quote
 
 
 def overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -43,10 +43,12 @@ def data(args: argparse.Namespace) -> int:
         items = report[title]
         if items:
             print(f"\n{len(items)} {title}:")
-            print("\n".join(f"  {x}" for x in items[:20]) + ("\n  …" if len(items) > 20 else ""))
+            print(
+                "\n".join(f"  {one_line(str(x))}" for x in items[:20]) + ("\n  …" if len(items) > 20 else "")
+            )
     if report["unreadable"]:
         print(f"\n{len(report['unreadable'])} unreadable:")
-        print("\n".join(f"  {u['file']}: {u['reason']}" for u in report["unreadable"][:20]))
+        print("\n".join(f"  {quote(u['file'])}: {one_line(u['reason'])}" for u in report["unreadable"][:20]))
     return 1 if report["unreadable"] else 0
 
 
@@ -60,23 +62,21 @@ def train(args: argparse.Namespace) -> int:
     init_from = getattr(args, "init_from", None)
     if args.resume:
         from sarcolor.checkpoint import read_meta, resolve_checkpoint
+        from sarcolor.training.run import refuse_imported
 
         if args.config:
             raise SarcolorError("--config cannot change when resuming a run")
         if init_from:
             raise SarcolorError("--init-from starts a new run and --resume continues one: give one of them")
         ckpt = resolve_checkpoint(args.out)
+        refuse_imported(ckpt)  # before the run folder is claimed: --out may name the file itself
         cfg = with_overrides(read_meta(ckpt).config, overrides(args), resuming=True).validate(str(ckpt))
     else:
-        cfg = build_config(args)
+        cfg = build_config(args)  # a folder with checkpoints is refused once it is held (training.runlock)
         if init_from:
             from sarcolor.training.init_from import init_config
 
             cfg = init_config(cfg, init_from)
-        if Path(args.out, "checkpoints").is_dir() and any(Path(args.out, "checkpoints").iterdir()):
-            raise SarcolorError(
-                f"{args.out}: run folder already has checkpoints; use --resume or another --out"
-            )
     from sarcolor.training.trainer import train as run_training  # torch: after the flags are checked
 
     progress = False if args.no_progress else None
@@ -125,7 +125,7 @@ def colorize(args: argparse.Namespace) -> int:
     if failed:
         print(f"{len(failed)} input(s) failed:")
         for item in failed:
-            print(f"  {item['input']}: {item['error']}")
+            print(f"  {quote(item['input'])}: {one_line(item['error'])}")
         return 1
     return 0
 

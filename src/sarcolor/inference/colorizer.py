@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from sarcolor.checkpoint import CheckpointMeta, read_checkpoint, resolve_checkpoint
+from sarcolor.checkpoint import CheckpointMeta, check_finite_output, read_checkpoint, resolve_checkpoint
 from sarcolor.config import Config
 from sarcolor.data.preprocess import decode_output, encode_input, to_grey, to_rgb
 from sarcolor.errors import SarcolorError
@@ -137,6 +137,7 @@ class Colorizer:
         """(B, C, H, W) images in [0, 1] (SAR in its radiometric scale) → (B, H, W, 3) sRGB float32."""
         net_in = encode_input(tiles.to(self.device), self.config.preprocess)
         out = self.model(net_in)
+        check_finite_output(out, self.path)
         rgb = decode_output(out, net_in, self.config.preprocess)
         return rgb.permute(0, 2, 3, 1).float().cpu().numpy()
 

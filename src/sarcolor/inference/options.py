@@ -13,8 +13,9 @@ from sarcolor.config import (
     OnBadSample,
     Precision,
 )
+from sarcolor.errors import SarcolorError
 from sarcolor.options import check_fields, option
-from sarcolor.sar.conventions import FILTERS, SarScale
+from sarcolor.sar.conventions import FILTERS, SarScale, parse_despeckle
 
 Compression = Literal["deflate", "zstd", "lzw", "none"]
 
@@ -40,6 +41,10 @@ class InferenceOptions:
 
     def validate(self, source: str = "options") -> InferenceOptions:
         check_fields(self, source)
+        try:
+            parse_despeckle(self.despeckle)
+        except SarcolorError as exc:
+            raise SarcolorError(f"{source}: {exc}") from None
         return self
 
 

@@ -37,7 +37,7 @@ from collections import defaultdict
 import torch
 import torch.nn.functional as F
 
-from sarcolor.sar.conventions import DEFAULT_WINDOW, DespeckleSpec, odd_window, parse_despeckle
+from sarcolor.sar.conventions import DEFAULT_WINDOW, MAX_WINDOW, DespeckleSpec, odd_window, parse_despeckle
 from sarcolor.sar.conventions import FILTERS as FILTERS  # re-exported: declared torch-free there
 
 LOOKS_RANGE: tuple[float, float] = (0.5, 100.0)  # estimated looks are clamped to this range
@@ -91,7 +91,7 @@ def local_stats(x: torch.Tensor, window: int) -> tuple[torch.Tensor, torch.Tenso
 
     Args:
         x: (B, C, H, W) floating point.
-        window: odd, ≥ 3.
+        window: odd, 3 to 51.
 
     Returns:
         ``(mean, variance)``, each (B, C, H, W); the variance is the population one (divided by
@@ -121,7 +121,7 @@ def estimate_looks(intensity: torch.Tensor, window: int = DEFAULT_WINDOW) -> tor
 
     Args:
         intensity: (B, C, H, W) linear intensity ≥ 0.
-        window: the window of the local statistics, on the half-resolution sets (odd, ≥ 3).
+        window: the window of the local statistics, on the half-resolution sets (odd, 3 to 51).
 
     Returns:
         (B, C) float32 (float64 for float64 input), clamped to :data:`LOOKS_RANGE`; 1 for images
@@ -182,7 +182,7 @@ def lee_filter(x: torch.Tensor, window: int, looks: torch.Tensor | float) -> tor
 
     Args:
         x: (B, C, H, W) linear intensity ≥ 0.
-        window: odd, ≥ 3.
+        window: odd, 3 to 51.
         looks: a number or (B, C) per image.
 
     Returns:
@@ -277,7 +277,7 @@ def median_filter(x: torch.Tensor, window: int) -> torch.Tensor:
 
     Args:
         x: (B, C, H, W).
-        window: odd, ≥ 3.
+        window: odd, 3 to 51.
 
     Returns:
         (B, C, H, W).
@@ -327,4 +327,4 @@ def _as_float(x: torch.Tensor) -> torch.Tensor:
 
 def _check_window(window: int) -> None:
     if not odd_window(window):
-        raise ValueError(f"window must be an odd integer >= 3, got {window!r}")
+        raise ValueError(f"window must be an odd integer from 3 to {MAX_WINDOW}, got {window!r}")
