@@ -13,7 +13,8 @@ grey, which PNG compresses for free); ``--checkpoint`` uses a real one.
 
 Each repeat runs, alternating: the reference forward pass (``benchmarks/reference_pix2pix.py``,
 float32 eager, ``torch.no_grad``, eval mode) over the same images already in memory, at batch 8
-and batch 1; then the real CLI in a subprocess (``python -m sarcolor colorize``) over N and 4N
+and batch 1; sarcolor's own model alone (``Colorizer.predict`` at batch 8 over the same
+images in memory: the ceiling for the CLI); then the real CLI in a subprocess (``python -m sarcolor colorize``) over N and 4N
 images. Start-up (interpreter, imports, loading the model) cancels in ``rate = 3N / (t4N − tN)``.
 Medians of the repeats are reported, with the load average before the run.
 
@@ -147,6 +148,27 @@ class Reference:
             return len(self.images) / (time.perf_counter() - start)
 
 
+class FastPath:
+    """sarcolor's own model alone (``Colorizer.predict``, batches of 8 tiles in memory): the rate
+    the file pipeline would reach if reading and writing cost nothing."""
+
+    def __init__(self, files: list[Path], checkpoint: Path) -> None:
+        import torch
+
+        from sarcolor.inference.colorizer import Colorizer
+
+        self.colorizer = Colorizer(checkpoint)
+        grey = np.stack([np.asarray(Image.open(f).convert("L"), np.float32) / 255.0 for f in files])
+        self.tiles = torch.from_numpy(grey)[:, None]
+
+    def images_per_second(self, batch: int = 8) -> float:
+        self.colorizer.predict(self.tiles[:batch])  # warm-up
+        start = time.perf_counter()
+        for i in range(0, len(self.tiles), batch):
+            self.colorizer.predict(self.tiles[i : i + batch])
+        return len(self.tiles) / (time.perf_counter() - start)
+
+
 class Busy:
     """Seconds spent inside wrapped functions, summed over threads."""
 
@@ -277,15 +299,17 @@ def main() -> None:
         large = make_inputs(work / "large", 4 * n, args.source)
         checkpoint = args.checkpoint or make_checkpoint(work / "seeded.safetensors", args.ngf)
         reference = Reference(large, args.ngf)
+        fast = FastPath(large, checkpoint)
         cli_seconds(work / "small", work / "out", checkpoint, extra, env)  # warm the file cache
         variants = [("sarcolor colorize", extra, None)] + [parse_variant(v) for v in args.variant]
-        runs: dict[str, list[float]] = {"ref8": [], "ref1": []}
+        runs: dict[str, list[float]] = {"ref8": [], "ref1": [], "model": []}
         for r in range(args.repeats):
             runs["ref8"].append(reference.images_per_second(8))
             runs["ref1"].append(reference.images_per_second(1))
+            runs["model"].append(fast.images_per_second(8))
             print(
                 f"repeat {r + 1}: reference {runs['ref8'][-1]:.1f} img/s (batch 8), {runs['ref1'][-1]:.1f} "
-                f"(batch 1); {load()}",
+                f"(batch 1); sarcolor's model alone {runs['model'][-1]:.1f}; {load()}",
                 flush=True,
             )
             for label, flags, src in variants:
@@ -317,15 +341,17 @@ def main() -> None:
         f"Inputs: {args.source} 256×256 SAR PNGs, {n} and {4 * n} per run. Reference forward pass: "
         f"{med['ref8']:.1f} img/s at batch 8, {med['ref1']:.1f} img/s at batch 1.",
         "",
-        "| what | img/s | ÷ reference batch 8 | ÷ reference batch 1 | start-up s |",
-        "|---|---:|---:|---:|---:|",
+        "| what | img/s | ÷ reference batch 8 | ÷ reference batch 1 | ÷ model alone | start-up s |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| sarcolor's model alone (`Colorizer.predict`, batch 8, in memory) | {med['model']:.1f} "
+        f"| {med['model'] / med['ref8']:.2f}× | {med['model'] / med['ref1']:.2f}× | 1.00× | – |",
     ]
     for label, flags, _ in variants:
         name = " ".join([label, *([f"`{shlex.join(flags)}`"] if flags else [])])
         rate = med[label]
         lines.append(
             f"| {name} | {rate:.1f} | {rate / med['ref8']:.2f}× | {rate / med['ref1']:.2f}× "
-            f"| {med[label + ' start']:.2f} |"
+            f"| {rate / med['model']:.2f}× | {med[label + ' start']:.2f} |"
         )
     if profile:
         wall = profile["wall"]
