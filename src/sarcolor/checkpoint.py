@@ -121,16 +121,7 @@ def save_checkpoint(
 ) -> Path:
     """Write a checkpoint atomically. ``modules`` e.g. ``{"G": g, "D": d}``."""
     tensors: dict[str, torch.Tensor] = {}
-    metadata = {
-        "format": FORMAT,
-        "config": meta.config.to_json(),
-        "step": str(meta.step),
-        "split": json.dumps(meta.split.to_json()),
-        "training": json.dumps(meta.training.to_json()),
-        "run": json.dumps(meta.run),
-    }
-    if meta.baselines:
-        metadata["baselines"] = json.dumps(meta.baselines)
+    metadata = meta_strings(meta)
     for prefix, module in modules.items():
         for key, value in module.state_dict().items():
             tensors[f"{prefix}.{key}"] = value.detach().cpu().contiguous()
@@ -153,6 +144,30 @@ def save_checkpoint(
     return path
 
 
+def meta_strings(meta: CheckpointMeta) -> dict[str, str]:
+    """The metadata of a checkpoint as the strings a file stores (format, config JSON, step, …).
+
+    Exported ONNX models store the same strings (:mod:`sarcolor.inference.onnx_export`), and
+    :func:`parse_meta` reads both.
+    """
+    metadata = {
+        "format": FORMAT,
+        "config": meta.config.to_json(),
+        "step": str(meta.step),
+        "split": json.dumps(meta.split.to_json()),
+        "training": json.dumps(meta.training.to_json()),
+        "run": json.dumps(meta.run),
+    }
+    if meta.baselines:
+        metadata["baselines"] = json.dumps(meta.baselines)
+    return metadata
+
+
+def parse_meta(path: Path, metadata: dict[str, str]) -> CheckpointMeta:
+    """Checked metadata from the strings of :func:`meta_strings` (``path`` names the file in errors)."""
+    return _meta(path, metadata)
+
+
 def read_meta(path: str | Path) -> CheckpointMeta:
     """The metadata of a checkpoint (no tensors are read)."""
     path = Path(path)
@@ -171,33 +186,70 @@ def load_modules(path: str | Path, modules: dict[str, nn.Module]) -> CheckpointM
             holds NaN or ±Inf.
     """
     path = Path(path)
+    expected = {prefix: _expected(prefix, module) for prefix, module in modules.items()}
+    meta, states = read_checkpoint(path, list(modules), expected)
+    for prefix, module in modules.items():
+        load_state(module, states[prefix], path, prefix)
+    return meta
+
+
+def read_checkpoint(
+    path: str | Path,
+    prefixes: list[str],
+    expected: dict[str, dict[str, tuple[tuple[int, ...], bool]]] | None = None,
+) -> tuple[CheckpointMeta, dict[str, dict]]:
+    """The metadata and the state dicts under ``prefixes`` (e.g. ``["G"]``), in one open of the file.
+
+    The header is checked before any tensor is read: against ``expected`` (``{prefix:
+    {name: (shape, floating)}}`` of the modules to load), or by default against the networks
+    the checkpoint's own configuration describes (built on the ``meta`` device); every weight
+    must be finite.
+
+    Raises:
+        SarcolorError: one line naming the file and the first tensor that does not fit, or that
+            holds NaN or ±Inf.
+
+    Returns:
+        ``(meta, {prefix: {name: tensor}})``; the other tensors (e.g. optimizer moments) are not read.
+    """
+    path = Path(path)
     with _open(path) as f:
         meta = _meta(path, f.metadata() or {})
         keys = list(f.keys())
-        for prefix, module in modules.items():
+        states = {}
+        for prefix in prefixes:
             names = [k for k in keys if k.startswith(prefix + ".")]
             if not names:
                 raise SarcolorError(f"{path}: checkpoint holds no {prefix} weights")
-            _check_shapes(path, f, names, _expected(prefix, module), meta.config)
-            state = {}
-            for k in names:
-                tensor = f.get_tensor(k)
-                if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-                    raise SarcolorError(
-                        f"{path}: tensor {k} holds NaN or infinite values; the checkpoint is broken "
-                        "(training never saves such weights)"
-                    )
-                if k.endswith(".running_var") and bool((tensor < 0).any()):
-                    raise SarcolorError(
-                        f"{path}: tensor {k} holds negative variances; the checkpoint is broken"
-                    )
-                state[k[len(prefix) + 1 :]] = tensor
-            try:
-                module.load_state_dict(state)
-            except RuntimeError as exc:
-                first = str(exc).splitlines()[0]
-                raise SarcolorError(f"{path}: {prefix} weights do not fit the model ({first})") from None
-    return meta
+            wanted = expected[prefix] if expected is not None else _described(prefix, meta.config)
+            _check_shapes(path, f, names, wanted, meta.config)
+            states[prefix] = {k[len(prefix) + 1 :]: _checked(path, k, f.get_tensor(k)) for k in names}
+    return meta, states
+
+
+def _checked(path: Path, name: str, tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor``, refused when it holds NaN/±Inf (or a BatchNorm variance below zero)."""
+    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+        raise SarcolorError(
+            f"{path}: tensor {name} holds NaN or infinite values; the checkpoint is broken "
+            "(training never saves such weights)"
+        )
+    if name.endswith(".running_var") and bool((tensor < 0).any()):
+        raise SarcolorError(f"{path}: tensor {name} holds negative variances; the checkpoint is broken")
+    return tensor
+
+
+def load_state(module: nn.Module, state: dict, path: Path, prefix: str = "G", assign: bool = False) -> None:
+    """``module.load_state_dict(state)``; a mismatch is one line naming the checkpoint.
+
+    ``assign`` puts the checkpoint's tensors in place of the module's (for a module built on the
+    ``meta`` device, whose parameters hold no memory yet).
+    """
+    try:
+        module.load_state_dict(state, assign=assign)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise SarcolorError(f"{path}: {prefix} weights do not fit the model ({first})") from None
 
 
 def check_fits(path: str | Path, config: Config, prefixes: tuple[str, ...] = ("G",)) -> None:
@@ -208,15 +260,11 @@ def check_fits(path: str | Path, config: Config, prefixes: tuple[str, ...] = ("G
     Raises:
         SarcolorError: one line naming the file and the first tensor that does not fit.
     """
-    from sarcolor.models.build import build_discriminator, build_generator
-
-    builders = {"G": build_generator, "D": build_discriminator}
     path = Path(path)
     with _open(path) as f:
         keys = list(f.keys())
         for prefix in prefixes:
-            with torch.device("meta"):
-                expected = _expected(prefix, builders[prefix](config))
+            expected = _described(prefix, config)
             names = [k for k in keys if k.startswith(prefix + ".")]
             if not names:
                 raise SarcolorError(f"{path}: checkpoint holds no {prefix} weights")
@@ -233,6 +281,16 @@ def check_finite_output(out: torch.Tensor, checkpoint: Path) -> None:
             f"{checkpoint}: the generator's output is NaN or infinite ({share:.0%} of it); nothing written "
             "(broken weights, or a precision the model overflows in: try --precision fp32)"
         )
+
+
+def _described(prefix: str, config: Config) -> dict[str, tuple[tuple[int, ...], bool]]:
+    """:func:`_expected` of the network ``prefix`` (``G`` or ``D``) that ``config`` describes,
+    built on the ``meta`` device (nothing allocated)."""
+    from sarcolor.models.build import build_discriminator, build_generator
+
+    builders = {"G": build_generator, "D": build_discriminator}
+    with torch.device("meta"):
+        return _expected(prefix, builders[prefix](config))
 
 
 def _expected(prefix: str, module: nn.Module) -> dict[str, tuple[tuple[int, ...], bool]]:

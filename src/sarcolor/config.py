@@ -20,8 +20,7 @@ from typing import Any, Literal, get_args
 
 from sarcolor.errors import SarcolorError
 from sarcolor.options import check_fields, field_named, flag_of, from_mapping, option, option_of, to_plain
-from sarcolor.sar.radiometry import SarScale, band_ranges
-from sarcolor.sar.speckle import FILTERS, parse_despeckle
+from sarcolor.sar.conventions import FILTERS, SarScale, band_ranges, parse_despeckle
 from sarcolor.textfiles import read_yaml
 
 InputMode = Literal["sar", "optical-l"]

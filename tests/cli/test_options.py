@@ -10,6 +10,7 @@ import pytest
 from sarcolor.cli.main import build_parser
 from sarcolor.config import DEFAULT_EPOCHS, SECTIONS, Config, with_overrides
 from sarcolor.errors import SarcolorError
+from sarcolor.inference.onnx_export import ExportOptions
 from sarcolor.inference.options import InferenceOptions, OutputOptions, SceneOptions
 from sarcolor.models.importer import ImportOptions
 from sarcolor.options import default_of, option_of
@@ -63,6 +64,7 @@ def test_every_config_field_has_exactly_one_flag():
     [
         ("train", [(f"{s}.", c) for s, c in section_classes().items()]),
         ("colorize", [("infer.", InferenceOptions), ("output.", OutputOptions), ("scene.", SceneOptions)]),
+        ("export", [("export.", ExportOptions)]),
         ("import", [("import.", ImportOptions)]),
     ],
 )
@@ -82,7 +84,7 @@ def test_every_help_names_the_default_the_code_uses(command: str, classes):
             else:
                 assert default is not None, f"{f.name}: a None default needs words for --help"
                 assert action.help.endswith(f"(default {shown(default)})"), action.help
-            if command in ("colorize", "import"):  # these flags carry the real default, not "not given"
+            if command in ("colorize", "export", "import"):  # flags carry the real default, not "not given"
                 assert action.default in (default, None)
 
 

@@ -175,6 +175,6 @@ def test_torchrun_ranks_share_the_lock_and_all_refuse_a_held_folder(synthetic_v2
 def test_a_file_given_as_the_run_folder_is_refused_in_one_line(tmp_path: Path):
     path = tmp_path / "model.safetensors"
     path.write_bytes(b"not a folder")
-    with pytest.raises(SarcolorError, match="model.safetensors.*not a folder; --out takes the run folder"):
+    with pytest.raises(SarcolorError, match=r"model\.safetensors.*not a folder; --out takes the run folder"):
         lock_folder(path)
     assert path.read_bytes() == b"not a folder"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -58,12 +59,11 @@ def build_config(args: argparse.Namespace) -> Config:
 
 
 def train(args: argparse.Namespace) -> int:
-    from sarcolor.checkpoint import read_meta, resolve_checkpoint
-    from sarcolor.training.run import refuse_imported
-    from sarcolor.training.trainer import train as run_training
-
     init_from = getattr(args, "init_from", None)
     if args.resume:
+        from sarcolor.checkpoint import read_meta, resolve_checkpoint
+        from sarcolor.training.run import refuse_imported
+
         if args.config:
             raise SarcolorError("--config cannot change when resuming a run")
         if init_from:
@@ -77,38 +77,68 @@ def train(args: argparse.Namespace) -> int:
             from sarcolor.training.init_from import init_config
 
             cfg = init_config(cfg, init_from)
+    from sarcolor.training.trainer import train as run_training  # torch: after the flags are checked
+
     progress = False if args.no_progress else None
     result = run_training(cfg, args.out, resume=args.resume, init_from=init_from, progress=progress)
     return 130 if result.interrupted else 0
 
 
 def colorize(args: argparse.Namespace) -> int:
-    from sarcolor.inference.colorizer import Colorizer
-    from sarcolor.inference.files import colorize_paths, plan_colorize
     from sarcolor.inference.options import InferenceOptions, OutputOptions, SceneOptions
 
     options = build(args, InferenceOptions, "infer.").validate("flags")
     scene = build(args, SceneOptions, "scene.").validate("flags")
-    output = build(args, OutputOptions, "output.")
-    jobs = plan_colorize(args.inputs, args.out, overwrite=output.overwrite)  # before loading a model
-    colorizer = Colorizer(args.checkpoint, **vars(options))
-    if colorizer.despeckle_note:
-        print(f"warning: {colorizer.despeckle_note}")
-    progress = False if args.no_progress else None
-    report = colorize_paths(
-        colorizer, jobs, scene=scene, on_bad_sample=output.on_bad_sample, progress=progress
+    output = build(args, OutputOptions, "output.").validate("flags")
+    from sarcolor.inference.archive import colorize_archive  # torch: after the flags are checked
+
+    result = colorize_archive(
+        args.inputs,
+        args.out,
+        args.checkpoint,
+        options=options,
+        scene=scene,
+        output=output,
+        manifest=args.manifest,
+        progress=False if args.no_progress else None,
     )
-    for done in report.scenes:
+    main = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 alone prints
+    if result.error:
+        if main:
+            raise SarcolorError(result.error)
+        return 2
+    if not main:
+        return 1 if result.count("failed") else 0
+    for note in result.notes:
+        print(f"warning: {note}")
+    for done in result.report.scenes:
         print(
             f"{done.source.name} → {done.path}: {done.width}×{done.height}, {done.tiles} tiles "
             f"({done.skipped} all-nodata skipped), {done.megapixels_per_second:.2f} Mpx/s"
         )
-    print(f"colorized {len(report.written)} image(s) → {args.out}")
-    if report.failed:
-        print(f"{len(report.failed)} input(s) failed:")
-        for path, reason in report.failed:
-            print(f"  {quote(path)}: {one_line(reason)}")
+    ranks = f" by {result.world_size} processes" if result.world_size > 1 else ""
+    skipped = f", {result.count('skipped')} skipped (output exists)" if result.count("skipped") else ""
+    print(f"colorized {result.count('written')} image(s){ranks} → {args.out}{skipped}")
+    if result.manifest is not None:
+        print(f"manifest → {result.manifest}")
+    failed = [item for item in result.items if item["status"] == "failed"]
+    if failed:
+        print(f"{len(failed)} input(s) failed:")
+        for item in failed:
+            print(f"  {quote(item['input'])}: {one_line(item['error'])}")
         return 1
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    from sarcolor.inference.onnx_export import ExportOptions, export_onnx
+
+    options = build(args, ExportOptions, "export.").validate("flags")
+    done = export_onnx(args.checkpoint, args.out, options)
+    print(
+        f"{done.source.name} → {done.path} ({done.megabytes:.1f} MB, opset {done.opset}); ONNX Runtime "
+        f"matches PyTorch to {done.max_difference:.1e}"
+    )
     return 0
 
 

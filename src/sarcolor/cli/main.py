@@ -1,4 +1,4 @@
-"""The ``sarcolor`` command line: data, train, colorize, evaluate, report, import, demo.
+"""The ``sarcolor`` command line: data, train, colorize, export, evaluate, report, import, demo.
 
 The CLI only parses options and prints; the work is done by the library. Configuration flags
 are derived from the option declarations on the dataclasses (:mod:`sarcolor.cli.options`);
@@ -61,12 +61,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("colorize", help="colorize images and GeoTIFF scenes with a trained model")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or globs")
-    p.add_argument("--checkpoint", required=True, metavar="CKPT", help="checkpoint file or run folder")
+    p.add_argument(
+        "--checkpoint", required=True, metavar="CKPT", help="checkpoint file, run folder or exported .onnx"
+    )
     p.add_argument(
         "--out",
         required=True,
         metavar="OUT",
         help="output folder (or a .png/.tif file for one input)",
+    )
+    p.add_argument(
+        "--manifest",
+        metavar="FILE.json",
+        help="write every input with its output or its error here (default under torchrun: "
+        "OUT/sarcolor-manifest.json)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_options(p, InferenceOptions, prefix="infer.", defaults=True)
@@ -74,6 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     scene = p.add_argument_group("GeoTIFF scenes (.tif inputs are written as georeferenced .tif)")
     add_options(scene, SceneOptions, prefix="scene.", defaults=True)
     p.set_defaults(func=commands.colorize)
+
+    from sarcolor.inference.onnx_export import ExportOptions
+
+    p = sub.add_parser("export", help="write a checkpoint's generator as an ONNX model (sarcolor[onnx])")
+    p.add_argument("--checkpoint", required=True, metavar="CKPT", help="checkpoint file or run folder")
+    p.add_argument("--out", required=True, metavar="MODEL.onnx", help="the ONNX model to write")
+    add_options(p, ExportOptions, prefix="export.", defaults=True)
+    p.set_defaults(func=commands.export)
 
     p = sub.add_parser("evaluate", help="score a model (or any tool's images) beside three baselines")
     what = p.add_mutually_exclusive_group(required=True)
@@ -136,8 +152,7 @@ def add_import_parser(sub: argparse._SubParsersAction, output_options: type) -> 
     from typing import get_args
 
     from sarcolor.config import PreprocessConfig
-    from sarcolor.models.foreign_layout import Source
-    from sarcolor.models.importer import ImportOptions
+    from sarcolor.import_options import ImportOptions, Source
 
     p = sub.add_parser("import", help="turn a pix2pix or SAR2Optical generator (.pth) into a checkpoint")
     p.add_argument("model", metavar="MODEL.pth", help="the generator's state dict, saved with torch.save")

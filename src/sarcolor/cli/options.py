@@ -70,7 +70,8 @@ def add_options(
     hints = hints_of(cls)
     for f, spec in option_fields(cls, group=group, names=names):
         hint = hints[f.name]
-        kwargs: dict[str, Any] = {"dest": prefix + f.name, "help": help_of(f, spec)}
+        help_text = help_of(f, spec).replace("%", "%%")  # argparse formats help with %
+        kwargs: dict[str, Any] = {"dest": prefix + f.name, "help": help_text}
         kwargs["default"] = default_of(f) if defaults else None
         kwargs["metavar"] = spec.metavar or f.name.upper()
         if hint is bool:

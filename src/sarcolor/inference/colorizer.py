@@ -5,28 +5,26 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
-from sarcolor.checkpoint import (
-    CheckpointMeta,
-    check_finite_output,
-    check_fits,
-    load_modules,
-    read_meta,
-    resolve_checkpoint,
-)
+from sarcolor.checkpoint import CheckpointMeta, check_finite_output, read_checkpoint, resolve_checkpoint
 from sarcolor.config import Config
 from sarcolor.data.preprocess import decode_output, encode_input, to_grey, to_rgb
+from sarcolor.errors import SarcolorError
+from sarcolor.inference.backend import Backend, is_onnx, loaded_generator
 from sarcolor.inference.options import InferenceOptions
 from sarcolor.inference.tiling import Blender, blend_window, pad_to_plan, plan_tiles
-from sarcolor.models.build import build_generator
 from sarcolor.models.fast import InferenceGenerator, inference_model
 from sarcolor.runtime import place, resolve_device, resolve_precision
 from sarcolor.sar.speckle import parse_despeckle
+
+if TYPE_CHECKING:
+    from sarcolor.inference.onnx_backend import OnnxGenerator
 
 TILE = 256
 T = TypeVar("T")
@@ -49,9 +47,14 @@ class Colorizer:
             ``despeckle`` (a speckle filter instead of the checkpoint's, ``none`` for none;
             the difference is noted in :attr:`despeckle_note`).
 
+    ``checkpoint`` may also be an ONNX model written by ``sarcolor export``: the network then
+    runs in ONNX Runtime (:mod:`sarcolor.inference.onnx_backend`), everything else is the same.
+
     Attributes:
-        generator: the checkpoint's generator as trained (eval or train mode), for reference.
-        model: what :meth:`predict` runs, float32 in and out.
+        generator: the checkpoint's generator as trained (eval or train mode), for reference;
+            ``None`` for an ONNX model.
+        model: what :meth:`predict` runs, float32 in and out (a
+            :class:`~sarcolor.inference.backend.Backend`).
         config: the checkpoint's configuration, with ``despeckle`` as chosen.
 
     Usage::
@@ -63,7 +66,12 @@ class Colorizer:
     def __init__(self, checkpoint: str | Path, device: str = "auto", **options: Any) -> None:
         self.options = InferenceOptions(device=device, **options).validate()  # type: ignore[arg-type]
         self.path = resolve_checkpoint(checkpoint)
-        self.meta: CheckpointMeta = read_meta(self.path)
+        onnx = _open_onnx(self.path, self.options) if is_onnx(self.path) else None
+        self.meta: CheckpointMeta
+        if onnx is None:
+            self.meta, states = read_checkpoint(self.path, ["G"])  # metadata and weights: one read
+        else:
+            self.meta = onnx.meta
         self.despeckle_note = ""
         if self.options.despeckle is not None:
             chosen = parse_despeckle(self.options.despeckle)
@@ -75,23 +83,27 @@ class Colorizer:
                 )
             despeckle = str(chosen) if chosen else None
             self.meta = replace(self.meta, config=self.config.replace(preprocess={"despeckle": despeckle}))
-        self.device = resolve_device(self.options.device)
-        check_fits(self.path, self.config)  # from the header, before building a model of its size
-        self.generator = build_generator(self.config)
-        load_modules(self.path, {"G": self.generator})
-        self.precision = resolve_precision(self.options.precision, self.device)
-        self.model = self._model(self.options.train_mode)
+        self.generator: nn.Module | None = None  # None for an ONNX model
+        self.model: Backend
+        if onnx is None:
+            self.device = resolve_device(self.options.device)
+            self.generator = loaded_generator(self.config, states["G"], self.path)
+            self.precision = resolve_precision(self.options.precision, self.device)
+            self.model = self._model(self.generator, self.options.train_mode)
+        else:
+            self.device, self.model = onnx.device, onnx
+            self.precision = onnx.check_precision(self.options.precision)
         self.overlap, self.batch_size = self.options.overlap, self.options.batch_size
         self.window = blend_window(TILE, self.overlap)
 
-    def _model(self, train_mode: bool) -> InferenceGenerator:
+    def _model(self, generator: nn.Module, train_mode: bool) -> InferenceGenerator:
         """Eval mode: the fast form. Train mode keeps batch statistics, so nothing can be folded."""
         if not train_mode:
-            self.generator.to(self.device).eval()
-            return inference_model(self.generator, self.device, self.precision)
+            generator.to(self.device).eval()
+            return inference_model(generator, self.device, self.precision)
         layout = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
-        place(self.generator, self.device, layout).train()
-        return InferenceGenerator(self.generator, memory_format=layout, autocast_precision=self.precision)
+        place(generator, self.device, layout).train()
+        return InferenceGenerator(generator, memory_format=layout, autocast_precision=self.precision)
 
     @property
     def config(self) -> Config:
@@ -128,6 +140,15 @@ class Colorizer:
         check_finite_output(out, self.path)
         rgb = decode_output(out, net_in, self.config.preprocess)
         return rgb.permute(0, 2, 3, 1).float().cpu().numpy()
+
+
+def _open_onnx(path: Path, options: InferenceOptions) -> OnnxGenerator:
+    """The ONNX Runtime backend of an exported model (eval mode only: its BatchNorm is folded)."""
+    from sarcolor.inference.onnx_backend import OnnxGenerator
+
+    if options.train_mode:
+        raise SarcolorError(f"{path}: --train-mode needs the checkpoint; an ONNX model is eval mode only")
+    return OnnxGenerator(path, options.device)
 
 
 def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

@@ -9,11 +9,13 @@ GeoTIFFs become georeferenced GeoTIFFs (:func:`~sarcolor.inference.scene.coloriz
 from __future__ import annotations
 
 import glob
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
@@ -22,7 +24,7 @@ from sarcolor.data.io import read_image, write_rgb_png
 from sarcolor.data.sources import IMAGE_SUFFIXES
 from sarcolor.errors import SarcolorError, one_line
 from sarcolor.inference.colorizer import Colorizer, chunked
-from sarcolor.inference.options import SceneOptions
+from sarcolor.inference.options import OutputOptions, SceneOptions
 from sarcolor.inference.scene import SceneReport, colorize_scene, is_geotiff
 from sarcolor.outputs import check_free_space, ensure_writable
 
@@ -95,14 +97,19 @@ def expand_inputs(inputs: Sequence[str | Path], skip: Path | None = None) -> lis
     return files
 
 
-def plan_outputs(files: Sequence[Path], out: Path, overwrite: bool = False) -> list[Path]:
+def plan_outputs(
+    files: Sequence[Path], out: Path, overwrite: bool = False, skip_existing: bool = False
+) -> list[Path]:
     """The output path of every input, checked before any work starts.
 
     ``out`` is a folder (outputs keep the inputs' base names: GeoTIFF scenes as .tif, other
     images as .png) or, for one input, a file of that kind. Refused: two inputs with one output
     name, an output that is an input, existing outputs unless ``overwrite``, an unwritable
-    folder, and too little free disk.
+    folder, and too little free disk. With ``skip_existing`` existing outputs are fine (the caller
+    leaves their inputs alone).
     """
+    if overwrite and skip_existing:
+        raise SarcolorError("--overwrite and --skip-existing exclude each other; choose one")
     single_file = out.suffix.lower() in OUTPUT_SUFFIXES
     if single_file and len(files) > 1:
         raise SarcolorError(f"{out}: a {out.suffix} output takes one input, got {len(files)}; give a folder")
@@ -120,25 +127,30 @@ def plan_outputs(files: Sequence[Path], out: Path, overwrite: bool = False) -> l
     if clobbered:
         raise SarcolorError(f"{clobbered[0]}: output would overwrite an input; choose another --out")
     existing = [t for t in targets if t.exists()]
-    if existing and not overwrite:
+    if existing and not overwrite and not skip_existing:
         raise SarcolorError(
             f"{existing[0]}: exists ({len(existing)} output(s) would be replaced); pass --overwrite"
         )
     folder = ensure_writable(out.parent if single_file else out)
-    need = sum(_raw_size(f) for f in files)  # uncompressed RGB: an upper bound for the PNGs
+    todo = [f for f, t in zip(files, targets, strict=True) if not (skip_existing and t.exists())]
+    need = sum(_raw_size(f) for f in todo)  # uncompressed RGB: an upper bound for the PNGs
     check_free_space(folder, need, "the outputs may need")
     return targets
 
 
-def plan_colorize(inputs: Sequence[str | Path], out: str | Path, *, overwrite: bool = False) -> list[Job]:
+def plan_colorize(
+    inputs: Sequence[str | Path], out: str | Path, *, overwrite: bool = False, skip_existing: bool = False
+) -> list[Job]:
     """Every input of ``colorize`` with its output, checked before a model is loaded.
 
     Files, folders and glob patterns are expanded (:func:`expand_inputs`) and every output is
-    planned and checked (:func:`plan_outputs`).
+    planned and checked (:func:`plan_outputs`); with ``skip_existing`` the jobs whose output
+    exists are kept in the plan (the caller leaves them alone).
     """
     out = Path(out)
     files = expand_inputs(inputs, skip=out)
-    return [Job(f, t) for f, t in zip(files, plan_outputs(files, out, overwrite=overwrite), strict=True)]
+    targets = plan_outputs(files, out, overwrite=overwrite, skip_existing=skip_existing)
+    return [Job(f, t) for f, t in zip(files, targets, strict=True)]
 
 
 def colorize_paths(
@@ -149,11 +161,15 @@ def colorize_paths(
     on_bad_sample: str = "error",
     progress: bool | None = None,
     log: Callable[[str], None] = tqdm.write,
+    png_compression: int | None = None,
+    on_done: Callable[[int], None] | None = None,
 ) -> ColorizeReport:
     """Colorize planned jobs (:func:`plan_colorize`): images into PNGs, GeoTIFFs into GeoTIFFs.
 
     With ``on_bad_sample='skip'`` unreadable inputs are listed in the report's ``failed`` and
-    the rest go on; with ``'error'`` the first one stops the run.
+    the rest go on; with ``'error'`` the first one stops the run. ``on_done(n)`` is called
+    whenever ``n`` more inputs are finished (written or failed); an exception it raises stops
+    the run there.
     """
     scene = scene or SceneOptions()
     images = [j for j in jobs if not is_geotiff(j.source)]
@@ -164,6 +180,8 @@ def colorize_paths(
         on_bad_sample=on_bad_sample,
         chunk=colorizer.batch_size,
         progress=progress,
+        png_compression=png_compression,
+        on_done=on_done,
     )
     for job in (j for j in jobs if is_geotiff(j.source)):
         try:
@@ -172,9 +190,11 @@ def colorize_paths(
             if on_bad_sample != "skip":
                 raise
             report.failed.append((job.source, str(exc).removeprefix(f"{job.source}: ")))
-            continue
-        report.written.append(job.target)
-        report.scenes.append(done)
+        else:
+            report.written.append(job.target)
+            report.scenes.append(done)
+        if on_done is not None:
+            on_done(1)
     return report
 
 
@@ -186,33 +206,89 @@ def colorize_files(
     on_bad_sample: str = "error",
     chunk: int = 8,
     progress: bool | None = None,
+    png_compression: int | None = None,
+    on_done: Callable[[int], None] | None = None,
 ) -> ColorizeReport:
     """Colorize image ``files`` into PNG ``targets``, ``chunk`` files at a time (memory stays flat).
+
+    Decoding and PNG encoding run in worker threads (PIL releases the GIL) while the model
+    works: the next group is read, and the previous group written, during the current group's
+    forward passes; at most one group is read ahead and two are waiting to be written.
+    ``png_compression`` is the zlib level of the outputs (0-9; ``None``: the option's default,
+    :attr:`~sarcolor.inference.options.OutputOptions.png_compression`). ``on_done(n)``: as in
+    :func:`colorize_paths`.
 
     With ``on_bad_sample='skip'`` an unreadable input is reported and the rest go on;
     with ``'error'`` the first one stops the run (outputs written so far stay).
     """
     report = ColorizeReport()
+    level = OutputOptions().png_compression if png_compression is None else png_compression
     bar = tqdm(
         total=len(files), desc="colorize", unit="img", disable=None if progress is None else not progress
     )
-    for group in chunked(list(zip(files, targets, strict=True)), chunk):
-        images, kept = [], []
-        for src, dst in group:
-            try:
-                images.append(read_image(src, COLORIZE_BYTES_PER_PIXEL, COLORIZE_OVERHEAD_BYTES))
-                kept.append(dst)
-            except SarcolorError as exc:
-                if on_bad_sample != "skip":
-                    raise
-                report.failed.append((src, str(exc).removeprefix(f"{src}: ")))
-                tqdm.write(f"warning: skipped {one_line(str(exc))}")
-        for dst, rgb in zip(kept, colorizer.colorize_many(images), strict=True):
-            write_rgb_png(dst, rgb)
-            report.written.append(dst)
-        bar.update(len(group))
+    groups = list(chunked(list(zip(files, targets, strict=True)), chunk))
+    writes: deque[tuple[Future, Path, int]] = deque()  # (write, target, images of its group)
+
+    def advance(n: int) -> None:
+        bar.update(n)
+        if on_done is not None and n:
+            on_done(n)
+
+    def finish_write() -> None:
+        future, target, last_of_group = writes.popleft()
+        future.result()  # an OSError (full disk, …) of the writer surfaces here
+        report.written.append(target)
+        advance(last_of_group)
+
+    with (
+        ThreadPoolExecutor(READ_THREADS, "sarcolor-read") as readers,
+        ThreadPoolExecutor(WRITE_THREADS, "sarcolor-write") as writers,
+    ):
+        reads = deque(readers.submit(_read_group, g) for g in groups[:READ_AHEAD])
+        for k, group in enumerate(groups):
+            read = reads.popleft().result()
+            if k + READ_AHEAD < len(groups):
+                reads.append(readers.submit(_read_group, groups[k + READ_AHEAD]))
+            images, kept = [], []
+            for (src, dst), image in zip(group, read, strict=True):
+                if isinstance(image, SarcolorError):
+                    if on_bad_sample != "skip":
+                        while writes:
+                            finish_write()
+                        raise image
+                    report.failed.append((src, str(image).removeprefix(f"{src}: ")))
+                    tqdm.write(f"warning: skipped {one_line(str(image))}")
+                else:
+                    images.append(image)
+                    kept.append(dst)
+            if not kept:
+                advance(len(group))
+            for i, (dst, rgb) in enumerate(zip(kept, colorizer.colorize_many(images), strict=True)):
+                future = writers.submit(write_rgb_png, dst, rgb, level)
+                writes.append((future, dst, len(group) if i == len(kept) - 1 else 0))
+            while len(writes) > WRITE_BEHIND * chunk:
+                finish_write()
+        while writes:
+            finish_write()
     bar.close()
     return report
+
+
+READ_THREADS = 1  # decoding threads (a group at a time)
+WRITE_THREADS = 2  # PNG encoding threads
+READ_AHEAD = 1  # groups decoded ahead of the model
+WRITE_BEHIND = 2  # groups of outputs that may wait to be encoded
+
+
+def _read_group(group: Sequence[tuple[Path, Path]]) -> list[np.ndarray | SarcolorError]:
+    """Decode the sources of one group in this worker thread; failures are returned, not raised."""
+    out: list[np.ndarray | SarcolorError] = []
+    for src, _ in group:
+        try:
+            out.append(read_image(src, COLORIZE_BYTES_PER_PIXEL, COLORIZE_OVERHEAD_BYTES))
+        except SarcolorError as exc:
+            out.append(exc)
+    return out
 
 
 def _raw_size(path: Path) -> int:

@@ -15,8 +15,7 @@ from sarcolor.config import (
 )
 from sarcolor.errors import SarcolorError
 from sarcolor.options import check_fields, option
-from sarcolor.sar.radiometry import SarScale
-from sarcolor.sar.speckle import FILTERS, parse_despeckle
+from sarcolor.sar.conventions import FILTERS, SarScale, parse_despeckle
 
 Compression = Literal["deflate", "zstd", "lzw", "none"]
 
@@ -90,3 +89,20 @@ class OutputOptions:
 
     overwrite: bool = option(False, help="replace existing outputs (refused otherwise)")
     on_bad_sample: OnBadSample = option("error", help=BAD_SAMPLE_HELP)
+    skip_existing: bool = option(
+        False,
+        help="leave inputs whose output exists alone (outputs are written atomically, so an "
+        "interrupted run resumes where it stopped)",
+    )
+    png_compression: int = option(
+        1,
+        low=0,
+        high=9,
+        metavar="LEVEL",
+        help="zlib level of the PNG outputs, 0-9: 1 encodes ~3.5× faster than 6 for files ~13 % larger; "
+        "9 for the smallest files; the pixels are the same",
+    )
+
+    def validate(self, source: str = "options") -> OutputOptions:
+        check_fields(self, source)
+        return self

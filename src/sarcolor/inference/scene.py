@@ -21,6 +21,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import get_args
@@ -144,7 +145,6 @@ class _SceneWriter:
 
     def write(self, path: Path, compress: str | None = None) -> None:
         import rasterio
-        from rasterio.windows import Window
 
         src, width, height = self.src, self.src.width, self.src.height
         buffer = _StripBuffer(max(width, TILE), TILE + BLOCK)
@@ -163,39 +163,71 @@ class _SceneWriter:
                     dst.set_band_description(band, name)
             dst.update_tags(SARCOLOR_SOURCE=Path(src.name).name, SARCOLOR_SAR_SCALE=self.scale)
 
-            def flush(upto: int) -> None:
-                top, rgb, valid = buffer.take(upto, width)
-                if rgb.shape[0] == 0:
-                    return
-                window = Window(0, top, width, rgb.shape[0])
-                pixels = np.where(valid[..., None], to_uint8(rgb), 0).transpose(2, 0, 1)
-                mask = valid.astype(np.uint8) * 255
-                if self.options.alpha:
-                    dst.write(np.concatenate([pixels, mask[None]]), window=window)
-                else:
-                    dst.write(pixels, window=window)
-                    dst.write_mask(mask, window=window)
+            # The next strip is read (GDAL decodes, releasing the GIL) and the previous block
+            # rows are converted and written (GDAL compresses) in worker threads while the model
+            # runs; each dataset is used by one thread at a time. In flight: one strip read ahead,
+            # one block row of output, so memory stays flat.
+            with (
+                ThreadPoolExecutor(1, "sarcolor-scene-read") as reader,
+                ThreadPoolExecutor(1, "sarcolor-scene-write") as writer,
+            ):
+                writing: Future | None = None
 
-            for k, top in enumerate(self.rows):
-                self._strip(top, buffer, bar)
-                following = self.rows[k + 1] if k + 1 < len(self.rows) else height
-                flush(height if following >= height else following // BLOCK * BLOCK)
-            flush(height)
+                def flush(upto: int) -> None:
+                    nonlocal writing
+                    top, rgb, valid = buffer.take(upto, width)
+                    if rgb.shape[0] == 0:
+                        return
+                    if writing is not None:
+                        writing.result()
+                    writing = writer.submit(self._write_rows, dst, top, rgb, valid)
+
+                reading = reader.submit(self._read_strip, self.rows[0])
+                for k, top in enumerate(self.rows):
+                    strip = reading.result()
+                    if k + 1 < len(self.rows):
+                        reading = reader.submit(self._read_strip, self.rows[k + 1])
+                    self._strip(top, strip, buffer, bar)
+                    following = self.rows[k + 1] if k + 1 < len(self.rows) else height
+                    flush(height if following >= height else following // BLOCK * BLOCK)
+                flush(height)
+                if writing is not None:
+                    writing.result()
         bar.close()
 
-    def _strip(self, top: int, buffer: _StripBuffer, bar) -> None:
-        """Colorize the tiles of the strip starting at row ``top`` into ``buffer``."""
+    def _write_rows(self, dst, top: int, rgb: np.ndarray, valid: np.ndarray) -> None:
+        """Write rows ``top …`` of the output: (n, width, 3) RGB in [0, 1] and (n, width) validity."""
+        from rasterio.windows import Window
+
+        window = Window(0, top, rgb.shape[1], rgb.shape[0])
+        pixels = np.where(valid[..., None], to_uint8(rgb), 0).transpose(2, 0, 1)
+        mask = valid.astype(np.uint8) * 255
+        if self.options.alpha:
+            dst.write(np.concatenate([pixels, mask[None]]), window=window)
+        else:
+            dst.write(pixels, window=window)
+            dst.write_mask(mask, window=window)
+
+    def _read_strip(self, top: int) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+        """The strip at row ``top``: (C, T, W') network-scale SAR, its (T, W') padded validity
+        and its (rows, W) validity as read (W' ≥ T: scenes smaller than a tile are mirrored)."""
         from rasterio.windows import Window
 
         src = self.src
         rows = min(TILE, src.height - top)
         values, valid = read_window(src, self.indexes, Window(0, top, src.width, rows))
         unit = sar_unit(values, self.scale, self.ranges, self.calibration)
-        buffer.mark_valid(top, valid)
         pad_h, pad_w = TILE - rows, max(0, TILE - src.width)
+        padded = valid
         if pad_h or pad_w:  # a scene narrower or shorter than one tile: mirror it to one tile
             unit = torch.from_numpy(np.pad(unit.numpy(), ((0, 0), (0, pad_h), (0, pad_w)), mode="symmetric"))
-            valid = np.pad(valid, ((0, pad_h), (0, pad_w)), mode="symmetric")
+            padded = np.pad(valid, ((0, pad_h), (0, pad_w)), mode="symmetric")
+        return unit, padded, valid
+
+    def _strip(self, top: int, strip, buffer: _StripBuffer, bar) -> None:
+        """Colorize the tiles of the strip starting at row ``top`` (:meth:`_read_strip`) into ``buffer``."""
+        unit, valid, read_valid = strip
+        buffer.mark_valid(top, read_valid)
         jobs = []
         for left in self.cols:
             tile_valid = valid[:, left : left + TILE]
@@ -226,6 +258,7 @@ class _StripBuffer:
 
     def __init__(self, width: int, capacity: int) -> None:
         self.base, self.capacity = 0, capacity
+        self.filled = 0  # rows [0, filled) of the arrays may hold data; the rest are zero
         self.total = np.zeros((capacity, width, 3), np.float32)
         self.weight = np.zeros((capacity, width), np.float32)
         self.valid = np.zeros((capacity, width), bool)
@@ -236,10 +269,12 @@ class _StripBuffer:
         t, w = weighted.shape[0], min(weighted.shape[1], self.total.shape[1] - left)
         self.total[r : r + t, left : left + w] += weighted[:, :w]
         self.weight[r : r + t, left : left + w] += window[:, :w]
+        self.filled = max(self.filled, r + t)
 
     def mark_valid(self, top: int, valid: np.ndarray) -> None:
         r = top - self.base
         self.valid[r : r + valid.shape[0], : valid.shape[1]] = valid
+        self.filled = max(self.filled, r + valid.shape[0])
 
     def take(self, upto: int, width: int) -> tuple[int, np.ndarray, np.ndarray]:
         """Rows ``[base, upto)``: (first row, (n, width, 3) RGB, (n, width) validity); then shift."""
@@ -248,10 +283,12 @@ class _StripBuffer:
         rgb = self.total[:n, :width] / np.maximum(weight, 1e-12)[..., None]
         valid = self.valid[:n, :width] & (weight > 0)
         rgb, valid = rgb.copy(), valid.copy()
-        for array in (self.total, self.weight, self.valid):
-            array[: self.capacity - n] = array[n:]
-            array[self.capacity - n :] = 0
-        self.base = upto if n else self.base
+        if n:
+            live = max(self.filled - n, 0)  # only rows that hold data move up; the rest stay zero
+            for array in (self.total, self.weight, self.valid):
+                array[:live] = array[n : n + live]
+                array[live : max(self.filled, live)] = 0
+            self.filled, self.base = live, upto
         return top, rgb, valid
 
 

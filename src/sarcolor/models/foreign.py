@@ -50,10 +50,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from sarcolor.errors import SarcolorError
+from sarcolor.import_options import Norm as Norm  # declared torch-free there (sarcolor --help)
+from sarcolor.import_options import NormStats as NormStats
 
 ArchName = Literal["pix2pix_unet", "sar2optical_unet"]
-Norm = Literal["batch", "instance", "none"]
-NormStats = Literal["running", "image"]
 Upsampling = Literal["transpose", "nearest", "bilinear", "bicubic"]
 
 SOURCES: dict[str, str] = {

@@ -22,15 +22,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from torch import nn
 
 from sarcolor.errors import SarcolorError
+from sarcolor.import_options import Source as Source  # declared torch-free there (sarcolor --help)
 from sarcolor.models.foreign import ForeignArch, Norm
 
-Source = Literal["pix2pix", "sar2optical"]
 SOURCE_ARCH: dict[str, str] = {"pix2pix": "pix2pix_unet", "sar2optical": "sar2optical_unet"}
 _PREFIXES = ("module.", "_orig_mod.")  # DataParallel / DistributedDataParallel, torch.compile
 _RUNNING = (".running_mean", ".running_var", ".num_batches_tracked")

@@ -29,70 +29,21 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from sarcolor.checkpoint import CheckpointMeta, save_checkpoint
 from sarcolor.config import Config
 from sarcolor.errors import SarcolorError
-from sarcolor.models.foreign import ForeignArch, Norm, NormStats
+from sarcolor.import_options import NORM_STATS_HELP as NORM_STATS_HELP  # declared torch-free there
+from sarcolor.import_options import ImportOptions as ImportOptions
+from sarcolor.import_options import Upsampled as Upsampled
+from sarcolor.models.foreign import ForeignArch
 from sarcolor.models.foreign_layout import SOURCE_ARCH, Source, inspect_state_dict
-from sarcolor.options import check_fields, option
 from sarcolor.outputs import check_free_space, ensure_writable
 from sarcolor.pth import read_foreign_state_dict
-from sarcolor.sar.radiometry import SarScale
 
-Upsampled = Literal["nearest", "bilinear", "bicubic"]
 TILE = 256  # sarcolor colorizes 256×256 tiles
 _EPOCH = re.compile(r"^(?:(\d+)_net_G|pix2pix_gen_(\d+))$")
-
-NORM_STATS_HELP = (
-    "BatchNorm statistics when colorizing: running (eval mode, as the canonical test.py --eval and "
-    "SAR2Optical's inference.py), or image (each image's own statistics, as the canonical test.py "
-    "without --eval)"
-)
-
-
-@dataclass(frozen=True)
-class ImportOptions:
-    """What the user states about a foreign generator (``sarcolor import`` derives its flags here).
-
-    The weights decide the layout; ``input_channels`` and ``norm`` are checked against them.
-    """
-
-    input_channels: int | None = option(
-        None,
-        low=1,
-        high=16,
-        metavar="N",
-        help="input channels the model takes (pix2pix --input_nc, SAR2Optical c_in), checked against the "
-        "weights; a grey SAR image is repeated on each",
-        default_text="read from the weights",
-    )
-    norm: Norm | None = option(
-        None,
-        help="pix2pix's --norm at training, checked against the weights",
-        default_text="read from the weights",
-    )
-    norm_stats: NormStats = option("running", help=NORM_STATS_HELP)
-    dropout: bool = option(
-        True,
-        flag="--no-dropout",
-        help="the model was trained with pix2pix's --no_dropout (matters for --train-mode and fine-tuning)",
-    )
-    upsampling: Upsampled | None = option(
-        None,
-        help="SAR2Optical trained with use_upsampling: true: its up-sampling mode (the weights cannot tell)",
-        default_text="nearest",
-    )
-    sar_scale: SarScale = option(
-        "uint8",
-        help="what the SAR images the model was trained on held; uint8: SEN1-2's 8-bit PNGs "
-        "(VV dB −25…0 as 0…255, see --db-range)",
-    )
-
-    def validate(self, source: str = "options") -> ImportOptions:
-        check_fields(self, source)
-        return self
 
 
 @dataclass(frozen=True)

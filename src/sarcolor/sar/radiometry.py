@@ -28,38 +28,22 @@ the value range (:func:`detect_scale`) and says in one line what it decided. Spe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, get_args
 
 import numpy as np
 import torch
 
 from sarcolor.errors import SarcolorError
 
-SarScale = Literal["auto", "db", "linear", "amplitude", "uint8"]
-SAR_SCALES: tuple[str, ...] = get_args(SarScale)
-DEFAULT_DB_RANGES: dict[str, tuple[float, float]] = {"VV": (-25.0, 0.0), "VH": (-32.5, 0.0)}
+# declared torch-free in conventions (the configuration needs them without torch); re-exported here
+from sarcolor.sar.conventions import DEFAULT_DB_RANGES as DEFAULT_DB_RANGES
+from sarcolor.sar.conventions import SAR_SCALES as SAR_SCALES
+from sarcolor.sar.conventions import SarScale as SarScale
+from sarcolor.sar.conventions import band_ranges as band_ranges
+from sarcolor.sar.conventions import check_scale as check_scale
+from sarcolor.sar.conventions import db_range
+
 LINEAR_FLOOR: float = 1e-10  # −100 dB: far below any range, so log10 never sees 0
 AMPLITUDE_FLOOR: float = 1e-5  # the same −100 dB for amplitudes
-
-
-def db_range(band: str, ranges: Sequence[Sequence[float]] = (), index: int = 0) -> tuple[float, float]:
-    """The dB range of a band: ``ranges[index]`` when given, else the default for its name.
-
-    Bands without a default (e.g. ``HH``) take VV's range; the checkpoint records it.
-    """
-    if index < len(ranges):
-        lo, hi = (float(v) for v in ranges[index])
-        if not lo < hi:
-            raise SarcolorError(f"dB range of band {band} must have low < high, got [{lo}, {hi}]")
-        return lo, hi
-    return DEFAULT_DB_RANGES.get(band.upper(), DEFAULT_DB_RANGES["VV"])
-
-
-def band_ranges(bands: Sequence[str], ranges: Sequence[Sequence[float]] = ()) -> list[tuple[float, float]]:
-    """The dB range of every band, in order."""
-    if ranges and len(ranges) != len(bands):
-        raise SarcolorError(f"{len(ranges)} dB range(s) given for {len(bands)} band(s) {', '.join(bands)}")
-    return [db_range(b, ranges, i) for i, b in enumerate(bands)]
 
 
 def to_db(raw: torch.Tensor, scale: str, calibration: float = 1.0) -> torch.Tensor:
@@ -158,9 +142,3 @@ def detect_scale(values: np.ndarray, dtype: np.dtype | str) -> tuple[str, str]:
     if med > 1.0:
         return "amplitude", f"{dtype} data ({span}): taken as amplitude, dB = 20·log10(x / calibration)"
     return "linear", f"{dtype} data ({span}): non-negative, taken as linear σ⁰ intensity, dB = 10·log10(x)"
-
-
-def check_scale(scale: str) -> str:
-    if scale not in SAR_SCALES:
-        raise SarcolorError(f"--sar-scale must be one of {', '.join(SAR_SCALES)}, got {scale!r}")
-    return scale

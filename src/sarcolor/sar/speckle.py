@@ -33,16 +33,13 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from sarcolor.errors import SarcolorError
+from sarcolor.sar.conventions import DEFAULT_WINDOW, MAX_WINDOW, DespeckleSpec, odd_window, parse_despeckle
+from sarcolor.sar.conventions import FILTERS as FILTERS  # re-exported: declared torch-free there
 
-FILTERS: tuple[str, ...] = ("lee", "enhanced-lee", "frost", "gamma-map", "median", "box")
-DEFAULT_WINDOW = 7
-MAX_WINDOW = 51  # a fifth of a 256-pixel tile; literature windows are 3–15, and cost grows as window²
 LOOKS_RANGE: tuple[float, float] = (0.5, 100.0)  # estimated looks are clamped to this range
 ENHANCED_LEE_DAMPING = 1.0
 FROST_DAMPING = 2.0
@@ -50,62 +47,6 @@ HOMOGENEOUS_FRACTION = 0.25  # estimate_looks uses this most homogeneous share o
 _MAX_SAMPLES = 1 << 20  # windows per image that estimate_looks ranks (a stride grid beyond)
 _CHUNK_BYTES = 256 << 20  # the median's unfolded patches are built this many bytes at a time
 _TINY = 1e-30  # guards divisions; far below any mean-normalised intensity
-
-
-@dataclass(frozen=True)
-class DespeckleSpec:
-    """A speckle filter by name, its window (odd, 3 to 51) and the looks (``None``: estimated)."""
-
-    name: str
-    window: int = DEFAULT_WINDOW
-    looks: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.name not in FILTERS:
-            raise SarcolorError(f"unknown speckle filter {self.name!r}; {_VALID}")
-        if isinstance(self.window, bool) or not isinstance(self.window, int) or not _odd_window(self.window):
-            raise SarcolorError(
-                f"speckle window must be an odd integer from 3 to {MAX_WINDOW}, not {self.window!r}; {_VALID}"
-            )
-        if self.looks is not None and not (math.isfinite(self.looks) and self.looks > 0):
-            raise SarcolorError(f"speckle looks must be a number > 0, not {self.looks!r}; {_VALID}")
-
-    def __str__(self) -> str:
-        text = f"{self.name}:{self.window}"
-        return text if self.looks is None else f"{text}:{float(self.looks)!r}"
-
-
-_VALID = f"expected NAME[:window[:looks]] with NAME one of {', '.join(FILTERS)}"
-
-
-def parse_despeckle(text: str | None) -> DespeckleSpec | None:
-    """``'NAME[:window[:looks]]'`` → a spec; ``None``, ``''`` and ``'none'`` → ``None``.
-
-    Examples: ``'lee'`` (window 7, looks estimated), ``'frost:5'``, ``'gamma-map:9:4.4'``.
-
-    Raises:
-        SarcolorError: an unknown name, a window that is not an odd integer from 3 to 51, or looks ≤ 0;
-            the one-line message lists the valid filter names.
-    """
-    if text is None or text.strip().lower() in ("", "none"):
-        return None
-    parts = [part.strip() for part in text.strip().lower().split(":")]
-    if len(parts) > 3:
-        raise SarcolorError(f"bad speckle filter {text!r}; {_VALID}")
-    name = parts[0].replace("_", "-")
-    window: int = DEFAULT_WINDOW
-    looks: float | None = None
-    if len(parts) > 1:
-        try:
-            window = int(parts[1])
-        except ValueError:
-            raise SarcolorError(f"bad speckle window in {text!r}: not an integer; {_VALID}") from None
-    if len(parts) > 2:
-        try:
-            looks = float(parts[2])
-        except ValueError:
-            raise SarcolorError(f"bad speckle looks in {text!r}: not a number; {_VALID}") from None
-    return DespeckleSpec(name, window, looks)
 
 
 def despeckle(intensity: torch.Tensor, spec: DespeckleSpec | str) -> torch.Tensor:
@@ -150,7 +91,7 @@ def local_stats(x: torch.Tensor, window: int) -> tuple[torch.Tensor, torch.Tenso
 
     Args:
         x: (B, C, H, W) floating point.
-        window: odd, ≥ 3.
+        window: odd, 3 to 51.
 
     Returns:
         ``(mean, variance)``, each (B, C, H, W); the variance is the population one (divided by
@@ -180,7 +121,7 @@ def estimate_looks(intensity: torch.Tensor, window: int = DEFAULT_WINDOW) -> tor
 
     Args:
         intensity: (B, C, H, W) linear intensity ≥ 0.
-        window: the window of the local statistics, on the half-resolution sets (odd, ≥ 3).
+        window: the window of the local statistics, on the half-resolution sets (odd, 3 to 51).
 
     Returns:
         (B, C) float32 (float64 for float64 input), clamped to :data:`LOOKS_RANGE`; 1 for images
@@ -241,7 +182,7 @@ def lee_filter(x: torch.Tensor, window: int, looks: torch.Tensor | float) -> tor
 
     Args:
         x: (B, C, H, W) linear intensity ≥ 0.
-        window: odd, ≥ 3.
+        window: odd, 3 to 51.
         looks: a number or (B, C) per image.
 
     Returns:
@@ -336,7 +277,7 @@ def median_filter(x: torch.Tensor, window: int) -> torch.Tensor:
 
     Args:
         x: (B, C, H, W).
-        window: odd, ≥ 3.
+        window: odd, 3 to 51.
 
     Returns:
         (B, C, H, W).
@@ -384,10 +325,6 @@ def _as_float(x: torch.Tensor) -> torch.Tensor:
     return x if x.dtype == torch.float64 else x.float()
 
 
-def _odd_window(window: int) -> bool:
-    return 3 <= window <= MAX_WINDOW and window % 2 == 1
-
-
 def _check_window(window: int) -> None:
-    if not _odd_window(window):
+    if not odd_window(window):
         raise ValueError(f"window must be an odd integer from 3 to {MAX_WINDOW}, got {window!r}")

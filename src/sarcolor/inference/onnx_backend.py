@@ -1,0 +1,85 @@
+"""The ONNX Runtime backend: an exported model (``sarcolor export``) run by onnxruntime.
+
+:class:`OnnxGenerator` is a :class:`~sarcolor.inference.backend.Backend`: float32 tensors in
+and out, so :class:`~sarcolor.inference.colorizer.Colorizer` runs it where it would run the
+PyTorch generator, with the configuration read from the model's metadata
+(:mod:`sarcolor.inference.onnx_export`). Needs ``onnxruntime`` (the ``sarcolor[onnx]`` extra),
+imported when a model is opened.
+
+Threads: ONNX Runtime keeps its own thread pool; it gets as many threads as PyTorch has
+(``torch.get_num_threads()``, i.e. ``OMP_NUM_THREADS`` when set), so several processes under
+``torchrun`` do not oversubscribe the cores.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from sarcolor.checkpoint import CheckpointMeta, parse_meta
+from sarcolor.errors import SarcolorError, first_line
+from sarcolor.inference.onnx_export import ONNX_FORMAT, require_extra
+
+PRECISIONS_OF_MODEL = ("fp32", "int8")
+
+
+class OnnxGenerator:
+    """An exported generator in an ONNX Runtime session.
+
+    Args:
+        path: the ``.onnx`` file.
+        device: ``auto`` (CUDA when this onnxruntime has it and PyTorch sees a GPU, else CPU),
+            ``cpu`` or ``cuda``.
+
+    Attributes:
+        meta: the checkpoint metadata stored in the model.
+        precision: the number format the model was exported in (``fp32``).
+        device: where the tensors passed in and out live (the CPU: ONNX Runtime copies them).
+        provider: the ONNX Runtime execution provider that runs it.
+    """
+
+    def __init__(self, path: Path, device: str = "auto") -> None:
+        ort = require_extra("onnxruntime")
+        self.path = path
+        if not path.is_file():
+            raise SarcolorError(f"{path}: ONNX model not found")
+        available = ort.get_available_providers()
+        gpu = "CUDAExecutionProvider" in available and torch.cuda.is_available()
+        if device == "cuda" and not gpu:
+            raise SarcolorError(f"{path}: --device cuda: this onnxruntime has no usable CUDA provider")
+        self.provider = "CUDAExecutionProvider" if device != "cpu" and gpu else "CPUExecutionProvider"
+        settings = ort.SessionOptions()
+        settings.intra_op_num_threads = torch.get_num_threads()
+        settings.inter_op_num_threads = 1
+        settings.log_severity_level = 3  # errors only
+        try:
+            self.session = ort.InferenceSession(str(path), settings, providers=[self.provider])
+        except Exception as exc:  # onnxruntime raises its own exception types for bad files
+            raise SarcolorError(f"{path}: not a readable ONNX model ({first_line(exc)})") from None
+        props = self.session.get_modelmeta().custom_metadata_map
+        if props.get("sarcolor.onnx") != ONNX_FORMAT:
+            raise SarcolorError(
+                f"{path}: not a sarcolor export (no {ONNX_FORMAT} metadata); make one with sarcolor export"
+            )
+        self.meta: CheckpointMeta = parse_meta(path, props)
+        self.precision = props.get("sarcolor.precision", "fp32")
+        if self.precision not in PRECISIONS_OF_MODEL:
+            raise SarcolorError(f"{path}: unknown model precision {self.precision!r}")
+        self.device = torch.device("cpu")
+        self.input_name = self.session.get_inputs()[0].name
+
+    def check_precision(self, requested: str) -> str:
+        """The precision a ``--precision`` request gets: the model's own (``auto`` or that one)."""
+        if requested not in ("auto", self.precision):
+            raise SarcolorError(
+                f"{self.path}: an ONNX model runs in the precision it was exported in "
+                f"({self.precision}), not {requested}; export again or use the checkpoint"
+            )
+        return self.precision
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) float32 network input → (B, out_channels, H, W) float32, on the CPU."""
+        array = x.detach().to("cpu", torch.float32).contiguous().numpy()
+        (out,) = self.session.run(None, {self.input_name: array})
+        return torch.from_numpy(out)
