@@ -15,7 +15,8 @@ Each repeat runs, alternating: the reference forward pass (``benchmarks/referenc
 float32 eager, ``torch.no_grad``, eval mode) over the same images already in memory, at batch 8
 and batch 1; sarcolor's own model alone (``Colorizer.predict`` at batch 8 over the same
 images in memory: the ceiling for the CLI); then the real CLI in a subprocess
-(``python -m sarcolor colorize``) over N and 4N images. Start-up (interpreter, imports, loading the model) cancels in ``rate = 3N / (t4N − tN)``.
+(``python -m sarcolor colorize``) over N and 4N images. Start-up (interpreter, imports, loading
+the model) cancels in ``rate = 3N / (t4N − tN)``.
 Medians of the repeats are reported, with the load average before the run.
 
 Then one in-process run over the 4N images says where the time goes: the seconds spent inside
