@@ -271,18 +271,6 @@ def check_fits(path: str | Path, config: Config, prefixes: tuple[str, ...] = ("G
             _check_shapes(path, f, names, expected, config)
 
 
-def check_finite_output(out: torch.Tensor, checkpoint: Path) -> None:
-    """Refuse a generator output (B, C, H, W) holding NaN or ±Inf: it would be written as black
-    pixels (finite weights can still overflow, e.g. in a low precision)."""
-    finite = torch.isfinite(out)
-    if not bool(finite.all()):
-        share = 1 - float(finite.float().mean())
-        raise SarcolorError(
-            f"{checkpoint}: the generator's output is NaN or infinite ({share:.0%} of it); nothing written "
-            "(broken weights, or a precision the model overflows in: try --precision fp32)"
-        )
-
-
 def _described(prefix: str, config: Config) -> dict[str, tuple[tuple[int, ...], bool]]:
     """:func:`_expected` of the network ``prefix`` (``G`` or ``D``) that ``config`` describes,
     built on the ``meta`` device (nothing allocated)."""

@@ -24,6 +24,7 @@ from torch import nn
 
 from sarcolor.checkpoint import load_state
 from sarcolor.config import Config
+from sarcolor.errors import SarcolorError
 from sarcolor.models.build import build_generator
 
 ONNX_SUFFIX = ".onnx"
@@ -56,3 +57,15 @@ def loaded_generator(cfg: Config, state: dict[str, torch.Tensor], path: Path) ->
         generator = build_generator(cfg)
         load_state(generator, state, path, "G")
     return generator
+
+
+def check_finite_output(out: torch.Tensor, checkpoint: Path) -> None:
+    """Refuse a generator output (B, C, H, W) holding NaN or ±Inf: it would be written as black
+    pixels (finite weights can still overflow, e.g. in a low precision)."""
+    finite = torch.isfinite(out)
+    if not bool(finite.all()):
+        share = 1 - float(finite.float().mean())
+        raise SarcolorError(
+            f"{checkpoint}: the generator's output is NaN or infinite ({share:.0%} of it); nothing written "
+            "(broken weights, or a precision the model overflows in: try --precision fp32)"
+        )

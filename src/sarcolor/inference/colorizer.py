@@ -12,11 +12,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from sarcolor.checkpoint import CheckpointMeta, check_finite_output, read_checkpoint, resolve_checkpoint
+from sarcolor.checkpoint import CheckpointMeta, read_checkpoint, resolve_checkpoint
 from sarcolor.config import Config
 from sarcolor.data.preprocess import decode_output, encode_input, to_grey, to_rgb
 from sarcolor.errors import SarcolorError
-from sarcolor.inference.backend import Backend, is_onnx, loaded_generator
+from sarcolor.inference.backend import Backend, check_finite_output, is_onnx, loaded_generator
 from sarcolor.inference.options import InferenceOptions
 from sarcolor.inference.tiling import Blender, blend_window, pad_to_plan, plan_tiles
 from sarcolor.models.fast import InferenceGenerator, inference_model
