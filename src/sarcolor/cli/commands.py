@@ -75,7 +75,7 @@ def train(args: argparse.Namespace) -> int:
 
 
 def colorize(args: argparse.Namespace) -> int:
-    from sarcolor.inference.colorizer import Colorizer
+    from sarcolor.cli.terrain import colorizer as terrain_colorizer
     from sarcolor.inference.files import colorize_paths, plan_colorize
     from sarcolor.inference.options import InferenceOptions, OutputOptions, SceneOptions
 
@@ -83,7 +83,7 @@ def colorize(args: argparse.Namespace) -> int:
     scene = build(args, SceneOptions, "scene.").validate("flags")
     output = build(args, OutputOptions, "output.")
     jobs = plan_colorize(args.inputs, args.out, overwrite=output.overwrite)  # before loading a model
-    colorizer = Colorizer(args.checkpoint, **vars(options))
+    colorizer = terrain_colorizer(args, options)  # a run, or a model set's model for --terrain
     if colorizer.despeckle_note:
         print(f"warning: {colorizer.despeckle_note}")
     progress = False if args.no_progress else None
@@ -95,6 +95,8 @@ def colorize(args: argparse.Namespace) -> int:
             f"{done.source.name} → {done.path}: {done.width}×{done.height}, {done.tiles} tiles "
             f"({done.skipped} all-nodata skipped), {done.megapixels_per_second:.2f} Mpx/s"
         )
+    if hasattr(colorizer, "summary"):
+        print(colorizer.summary())
     print(f"colorized {len(report.written)} image(s) → {args.out}")
     if report.failed:
         print(f"{len(report.failed)} input(s) failed:")
@@ -106,6 +108,7 @@ def colorize(args: argparse.Namespace) -> int:
 
 def evaluate(args: argparse.Namespace) -> int:
     from sarcolor.checkpoint import resolve_checkpoint, run_dir_of
+    from sarcolor.cli.terrain import evaluate_terrain, is_set_or_classifier
     from sarcolor.data.split import Split
     from sarcolor.evaluation.evaluate import evaluate as run_evaluation
     from sarcolor.evaluation.evaluate import evaluate_predictions, write_json
@@ -114,6 +117,10 @@ def evaluate(args: argparse.Namespace) -> int:
 
     progress = False if args.no_progress else None
     split_flags = given(args, DataConfig, prefix="data.")
+    if args.checkpoint and any(map(is_set_or_classifier, args.checkpoint)):
+        if len(args.checkpoint) > 1:
+            raise SarcolorError("a terrain classifier or a model set is evaluated alone (one --checkpoint)")
+        return evaluate_terrain(args, args.checkpoint[0])
     if args.predictions:
         if args.data is None:
             raise SarcolorError("--predictions needs --data (the targets)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sarcolor.config import Config
+from sarcolor.models.conditioned import FiLMUNetGenerator
 from sarcolor.models.discriminator import PatchDiscriminator
 from sarcolor.models.generator import UNetGenerator
 from sarcolor.models.init import init_weights
@@ -18,14 +19,20 @@ def build_generator(cfg: Config) -> UNetGenerator:
         >>> g(torch.zeros(1, 1, 256, 256)).shape
         torch.Size([1, 3, 256, 256])
     """
-    pre = cfg.preprocess
-    return UNetGenerator(pre.in_channels, pre.out_channels, cfg.model.ngf, cfg.model.dropout)
+    pre, model = cfg.preprocess, cfg.model
+    extra = model.condition_channels  # one-hot terrain planes of a conditioned generator
+    if extra and model.condition_at == "bottleneck":
+        return FiLMUNetGenerator(pre.in_channels, pre.out_channels, model.ngf, model.dropout, terrains=extra)
+    return UNetGenerator(pre.in_channels + extra, pre.out_channels, model.ngf, model.dropout)
 
 
 def build_discriminator(cfg: Config) -> PatchDiscriminator:
-    """The discriminator of ``cfg``: it sees the input and the (real or generated) output."""
+    """The discriminator of ``cfg``: it sees the input (with any terrain planes) and the (real or
+    generated) output."""
     pre = cfg.preprocess
-    return PatchDiscriminator(pre.in_channels + pre.out_channels, cfg.model.ndf)
+    return PatchDiscriminator(
+        pre.in_channels + cfg.model.condition_channels + pre.out_channels, cfg.model.ndf
+    )
 
 
 def build_networks(cfg: Config) -> tuple[UNetGenerator, PatchDiscriminator]:
