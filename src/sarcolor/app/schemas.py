@@ -33,6 +33,11 @@ class ModelOut(BaseModel):
         description="RUN/eval/test.json condensed: split, summary (per group: n, scenes, model and "
         "baselines scores), baselines (descriptions), flags; null when the run was not evaluated"
     )
+    conditioned: bool = Field(
+        False,
+        description="one generator that takes the terrain as an input (train --condition terrain); its "
+        "terrains are those it knows, and it needs one (named, or found by the terrain classifier)",
+    )
 
 
 class InfoOut(BaseModel):

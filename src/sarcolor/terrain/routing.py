@@ -28,6 +28,7 @@ import torch
 
 from sarcolor.checkpoint import CheckpointMeta
 from sarcolor.config import Config
+from sarcolor.data.split import SPLITS, Split
 from sarcolor.errors import SarcolorError
 from sarcolor.inference.colorizer import Colorizer
 from sarcolor.inference.modelset import AUTO, ModelRegistry, SelectionError, TerrainClassifier
@@ -86,10 +87,13 @@ class TerrainRouter:
 
     @property
     def meta(self) -> CheckpointMeta:
-        """The first member's metadata; with several members, without its baselines (each member's
-        were fitted on its own terrain: evaluation fits them again on the whole train split)."""
+        """The first member's metadata; with several members, the union of their splits and no
+        baselines (each member's were fitted on its own terrain: evaluation fits them again)."""
         meta = replace(self.first.meta, config=self.config)
-        return meta if len(set(map(id, self.models.values()))) == 1 else replace(meta, baselines={})
+        members = list({id(c): c for c in self.models.values()}.values())
+        if len(members) == 1:
+            return meta
+        return replace(meta, split=merged_split([c.meta.split for c in members]), baselines={})
 
     @property
     def precision(self) -> str:
@@ -157,6 +161,24 @@ class TerrainRouter:
             conf = self.confidence_sum.get(name)
             parts.append(f"{name} {n}" + (f" (mean confidence {conf / n:.2f})" if conf else ""))
         return "tiles per terrain: " + (", ".join(parts) or "none")
+
+
+def merged_split(splits: Sequence[Split]) -> Split:
+    """The union of the members' splits (a member trained on one terrain lists only its scenes).
+
+    Raises:
+        SarcolorError: a scene in one member's train split and another's val or test split.
+    """
+    where: dict[str, str] = {}
+    for split in splits:
+        for name in SPLITS:
+            for group in split[name]:
+                if where.setdefault(group, name) != name:
+                    raise SarcolorError(
+                        f"scene {group} is in one model's {where[group]} split and another's {name} split; "
+                        "train the models of a set with --split-from one run"
+                    )
+    return Split(**{name: sorted(g for g, n in where.items() if n == name) for name in SPLITS})
 
 
 def _check_compatible(first: Colorizer, other: Colorizer, terrain: str) -> None:

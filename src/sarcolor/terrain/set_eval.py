@@ -22,7 +22,7 @@ from sarcolor.inference.modelset import AUTO, SelectionError, load_registry
 from sarcolor.outputs import ensure_writable
 from sarcolor.terrain.classifier import REPORT, Classifier
 from sarcolor.terrain.evaluate import evaluate_classifier, format_report, write_report
-from sarcolor.terrain.routing import TerrainRouter
+from sarcolor.terrain.routing import TerrainRouter, merged_split
 
 
 def evaluate_set(
@@ -40,7 +40,7 @@ def evaluate_set(
     auto), ``SET/eval/SPLIT_true_terrain.json`` and the classifier's ``eval/SPLIT.json``.
 
     Raises:
-        SarcolorError: members with different splits; no classifier.
+        SarcolorError: a scene one member trained on is another's test scene; no classifier.
     """
     path = Path(path)
     registry = load_registry([path])
@@ -59,17 +59,12 @@ def evaluate_set(
         if info.path not in loaded:
             loaded[info.path] = Colorizer(info.path, device, precision=precision)
         members[name] = loaded[info.path]
-    splits = {c.path: c.meta.split.to_json() for c in loaded.values()}
-    if len({str(v) for v in splits.values()}) > 1:
-        raise SarcolorError(
-            f"{path}: the models hold out different scenes; train them with --split-from one run, so "
-            "that no member trained on another's test scene"
-        )
-    first = next(iter(loaded.values()))
-    if classifier.meta.split.to_json()[split if split != "all" else "test"] != first.meta.split.to_json().get(
-        split if split != "all" else "test"
+    merged = merged_split([c.meta.split for c in loaded.values()])  # raises when members disagree
+    held_out = split if split != "all" else "test"
+    if any(g in merged["train"] for g in classifier.meta.split[held_out]) or any(
+        g in classifier.meta.split["train"] for g in merged[held_out]
     ):
-        echo("warning: the classifier's split differs from the models' (train it with --split-from a member)")
+        echo(f"warning: the classifier trained on scenes of the models' {held_out} split or the other way round")
     report = evaluate_classifier(classifier, data, split, progress=progress)
     echo(format_report(report) + "\n")
     write_report(report, classifier.path.parent / REPORT.with_name(f"{split}.json"))
