@@ -46,7 +46,9 @@ def test_sarcolor_serve_answers_healthz_and_lists_the_set(served_set: Path, tmp_
             timeout=120,
         )
         assert answer.status_code == 200, answer.text
-        assert answer.headers["x-sarcolor-model"] == "cond" and answer.headers["x-sarcolor-terrain"] == "urban"
+        assert (
+            answer.headers["x-sarcolor-model"] == "cond" and answer.headers["x-sarcolor-terrain"] == "urban"
+        )
         refused = httpx.post(  # conditioned, no terrain and no classifier: one sentence, 422
             server.url + "/api/colorize", data={"model": "cond"}, files={"file": ("p.png", sar)}, timeout=60
         )

@@ -10,7 +10,10 @@ import pytest
 from sarcolor.cli.main import build_parser
 from sarcolor.config import DEFAULT_EPOCHS, SECTIONS, Config, with_overrides
 from sarcolor.errors import SarcolorError
+from sarcolor.app.options import ServeOptions
 from sarcolor.inference.options import InferenceOptions, OutputOptions, SceneOptions
+from sarcolor.terrain.config import ClassifierOptions
+from sarcolor.terrain.options import TerrainOptions
 from sarcolor.options import default_of, option_of
 
 
@@ -51,6 +54,9 @@ def test_every_config_field_has_exactly_one_flag():
     [
         ("train", [(f"{s}.", c) for s, c in section_classes().items()]),
         ("colorize", [("infer.", InferenceOptions), ("output.", OutputOptions), ("scene.", SceneOptions)]),
+        ("colorize", [("terrain.", TerrainOptions)]),
+        ("serve", [("serve.", ServeOptions)]),
+        ("train-terrain", [("classifier.", ClassifierOptions)]),
     ],
 )
 def test_every_help_names_the_default_the_code_uses(command: str, classes):
@@ -66,7 +72,7 @@ def test_every_help_names_the_default_the_code_uses(command: str, classes):
             else:
                 assert default is not None, f"{f.name}: a None default needs words for --help"
                 assert action.help.endswith(f"(default {shown(default)})"), action.help
-            if command == "colorize":  # these flags carry the real default, not "not given"
+            if command in ("colorize", "serve"):  # these flags carry the real default, not "not given"
                 assert action.default in (default, None)
 
 

@@ -27,7 +27,9 @@ SPLIT = "--val-fraction 0.125 --test-fraction 0.25 --split-seed {seed}"
 @pytest.fixture(scope="module")
 def four_terrains(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     """4 terrains × 4 scenes × 4 patches, and a split seed whose test scenes show every terrain."""
-    root = make_synthetic_dataset(tmp_path_factory.mktemp("data"), scenes_per_terrain=4, patches_per_scene=4, seed=2)
+    root = make_synthetic_dataset(
+        tmp_path_factory.mktemp("data"), scenes_per_terrain=4, patches_per_scene=4, seed=2
+    )
     cfg = Config().replace(data={"val_fraction": 0.125, "test_fraction": 0.25})
     return root, _split_seed_covering_terrains(root, cfg, 0)
 
@@ -52,7 +54,9 @@ def test_the_classifier_beats_the_majority_terrain_on_held_out_scenes(model_set:
     assert report["classes"] == ["agri", "barrenland", "grassland", "urban"]
     assert report["majority"]["accuracy"] == pytest.approx(0.25)  # one test scene per terrain
     assert report["accuracy"] > report["majority"]["accuracy"]
-    assert np.asarray(report["confusion"]).sum() == 16 and np.trace(report["confusion"]) == round(16 * report["accuracy"])
+    assert np.asarray(report["confusion"]).sum() == 16 and np.trace(report["confusion"]) == round(
+        16 * report["accuracy"]
+    )
     assert run_cli(f"evaluate --checkpoint {model_set / 'terrain'} --no-progress") == 0
     out = capsys.readouterr().out
     assert "confusion (rows: true terrain, columns: predicted)" in out and "the classifier beats" in out
@@ -64,7 +68,10 @@ def test_it_is_a_safetensors_checkpoint_with_its_config(model_set: Path, four_te
     assert path is not None and path.name == "terrain.safetensors"
     assert path.read_bytes()[8:9] == b"{"  # a safetensors header, not a pickle
     classifier = Classifier(model_set / "terrain")
-    assert classifier.meta.config.classifier.width == 8 and classifier.meta.config.preprocess.sar_scale == "uint8"
+    assert (
+        classifier.meta.config.classifier.width == 8
+        and classifier.meta.config.preprocess.sar_scale == "uint8"
+    )
     assert classifier.meta.split == Split.from_split_file(model_set / "terrain")
     patch = read_image(next((data / "urban" / "s1").iterdir()))
     terrain, confidence = classifier(patch)

@@ -64,7 +64,9 @@ def test_a_conditioned_model_colorizes_by_the_terrain_it_is_told(
         assert np.abs(told["agri"] - told["urban"]).max() > 1e-4  # the terrain changes the colours
     np.testing.assert_allclose(outputs["urban"], told["urban"][0], atol=1 / 255 + 1e-6)
     capsys.readouterr()
-    assert run_cli(f"colorize {sar} --checkpoint {conditioned_run} --out {tmp_path / 'none'} --no-progress") == 2
+    assert (
+        run_cli(f"colorize {sar} --checkpoint {conditioned_run} --out {tmp_path / 'none'} --no-progress") == 2
+    )
     one_line_error(capsys, "conditioned on the terrain")
 
 
