@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sarcolor.checkpoint import read_meta
-from sarcolor.config import Config
+from sarcolor.config import Config, DeviceName
 from sarcolor.data.io import read_image
 from sarcolor.data.sources import discover_pairs, source_of
 from sarcolor.data.split import split_scenes
@@ -72,7 +72,7 @@ def demo_config(data_root: Path, steps: int, ngf: int, seed: int, device: str) -
     return cfg.validate()
 
 
-def demo_terrain_config(cfg: Config, run: Path, steps: int, device: str) -> TerrainConfig:
+def demo_terrain_config(cfg: Config, run: Path, steps: int, device: DeviceName) -> TerrainConfig:
     """The demo's terrain classifier: width 16, ``steps`` steps, the split of the run ``run``."""
     data = replace(cfg.data, split_file=str(run))
     return TerrainConfig(
@@ -86,7 +86,7 @@ def run_demo(
     steps: int | None = None,
     ngf: int | None = None,
     seed: int = 0,
-    device: str = "auto",
+    device: DeviceName = "auto",
     progress: bool | None = None,
     echo=print,
     classifier_steps: int = DEMO_CLASSIFIER_STEPS,

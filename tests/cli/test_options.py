@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
+from sarcolor.app.options import ServeOptions
 from sarcolor.cli.main import build_parser
 from sarcolor.config import DEFAULT_EPOCHS, SECTIONS, Config, with_overrides
 from sarcolor.errors import SarcolorError
-from sarcolor.app.options import ServeOptions
 from sarcolor.inference.options import InferenceOptions, OutputOptions, SceneOptions
+from sarcolor.options import default_of, option_of
 from sarcolor.terrain.config import ClassifierOptions
 from sarcolor.terrain.options import TerrainOptions
-from sarcolor.options import default_of, option_of
 
 
 def subparser(name: str):

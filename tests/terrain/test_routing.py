@@ -120,14 +120,13 @@ def test_a_scene_routed_per_tile_blends_without_seams(colour_set: Path, tmp_path
 
 
 def test_colorize_cli_routes_by_terrain(colour_set: Path, tmp_path: Path, capsys) -> None:
-    image = two_halves(256, 256)[..., 0]
     dark = tmp_path / "in" / "dark_s1.png"
     dark.parent.mkdir()
-    write_rgb_png(dark, np.repeat((image * 0 + 0.15)[..., None], 3, axis=-1))
+    write_rgb_png(dark, np.full((256, 256, 3), 0.15, np.float32))
     for terrain, colour in (("grassland", BLUE), ("auto", RED)):
         out = tmp_path / terrain
-        line = f"colorize {dark} --checkpoint {colour_set} --terrain {terrain} --out {out} --device cpu --no-progress"
-        assert run_cli(line + " --terrain-classifier app_support:brightness_terrain") == 0
+        line = f"colorize {dark} --checkpoint {colour_set} --terrain {terrain} --out {out} --device cpu"
+        assert run_cli(line + " --no-progress --terrain-classifier app_support:brightness_terrain") == 0
         np.testing.assert_allclose(read_image(out / "dark_s1.png").mean(axis=(0, 1)), colour, atol=0.01)
     assert "tiles per terrain: agri 1" in capsys.readouterr().out
 

@@ -64,9 +64,7 @@ def evaluate_set(
     if any(g in merged["train"] for g in classifier.meta.split[held_out]) or any(
         g in classifier.meta.split["train"] for g in merged[held_out]
     ):
-        echo(
-            f"warning: the classifier trained on scenes of the models' {held_out} split or the other way round"
-        )
+        echo(f"warning: the classifier trained on scenes of the models' {held_out} split, or they on its")
     report = evaluate_classifier(classifier, data, split, progress=progress)
     echo(format_report(report) + "\n")
     write_report(report, classifier.path.parent / REPORT.with_name(f"{split}.json"))
