@@ -77,7 +77,7 @@ def real_folders(out: Path) -> tuple[Path, Path]:
 
 
 def timed_train(cfg, run: Path, log: dict) -> Path:
-    if not (run / "checkpoints").is_dir():
+    if not list((run / "checkpoints").glob("*.safetensors")):
         start = time.perf_counter()
         train(cfg, run, progress=False, echo=lambda _: None)
         log[run.name] = round(time.perf_counter() - start, 1)
@@ -137,6 +137,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--ngf", type=int, default=16)
     parser.add_argument("--classifier-steps", type=int, default=300)
+    parser.add_argument(
+        "--compute-matched",
+        action="store_true",
+        help="also: the plain model at 4× the steps, and terrain models at ¼ of the steps each",
+    )
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -204,6 +209,21 @@ def main() -> None:
         )
         results[f"conditioned {at} (classifier)"] = scores(ev(router, ckpt))
 
+    if args.compute_matched:
+        k = len(terrains)
+        long_cfg = base.replace(train={"steps": args.steps * k, "checkpoint_every": args.steps * k})
+        long_run = timed_train(long_cfg, out / f"plain-x{k}", times)
+        results[f"plain ({k}× steps)"] = scores(ev(ckpt=long_run))
+        short = base.replace(train={"steps": args.steps // k, "checkpoint_every": args.steps // k})
+        quarter = {
+            t: Colorizer(
+                timed_train(short.replace(data={"terrains": [t], **shared}), out / f"terrain-{t}-q", times)
+            )
+            for t in terrains
+        }
+        results[f"terrain models (1/{k} steps each, true terrain)"] = scores(
+            ev(TerrainRouter(quarter, terrain=None, path=out))
+        )
     if args.data == "synthetic":
         split_obj = Classifier(out / "terrain").meta.split
         probe = encoder_probe(
