@@ -70,6 +70,14 @@ class CheckpointMeta:
     training: TrainingPairs = field(default_factory=TrainingPairs)
     run: dict[str, Any] = field(default_factory=dict)  # e.g. world_size, replica_fingerprints
 
+    @property
+    def imported(self) -> dict[str, Any] | None:
+        """Where an imported generator came from (``sarcolor import``), or ``None`` for a run's
+        checkpoint. An imported checkpoint holds the generator alone: no discriminator, no
+        optimizer state, no split and no baselines."""
+        value = self.run.get("imported")
+        return value if isinstance(value, dict) else None
+
 
 def checkpoint_path(run_dir: str | Path, step: int) -> Path:
     return Path(run_dir) / CHECKPOINT_DIR / f"step_{step:07d}.safetensors"

@@ -33,6 +33,7 @@ Precision = Literal["auto", "fp32", "bf16", "fp16"]
 CompileMode = Literal["auto", "on", "off"]
 Condition = Literal["none", "terrain"]
 ConditionAt = Literal["input", "bottleneck"]
+Arch = Literal["sarcolor_unet", "pix2pix_unet", "sar2optical_unet"]
 DEVICES: tuple[str, ...] = get_args(DeviceName)
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 INPUT_MODES: tuple[str, ...] = get_args(InputMode)
@@ -222,8 +223,22 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Network widths. The architecture itself is fixed (U-Net-256 + 70×70 PatchGAN)."""
+    """The generator and the widths: sarcolor's U-Net-256 + 70×70 PatchGAN, or a generator trained
+    elsewhere (``arch`` and ``foreign``, a :class:`~sarcolor.models.foreign.ForeignArch` mapping,
+    written only by ``sarcolor import``, so they have no flag)."""
 
+    arch: Arch = option(
+        "sarcolor_unet",
+        cli=False,
+        help="the generator: sarcolor_unet (sarcolor's U-Net-256), or pix2pix_unet / sar2optical_unet "
+        "(imported by `sarcolor import`: the canonical pix2pix and SAR2Optical graphs)",
+    )
+    foreign: dict[str, Any] = option(
+        default_factory=dict,
+        cli=False,
+        help="an imported generator's layout (ForeignArch fields: channels, depth, norm, …)",
+        default_text="none",
+    )
     ngf: int = option(64, low=1, high=512, help="generator base width")
     ndf: int = option(64, low=1, high=512, help="discriminator base width")
     dropout: float = option(
@@ -257,11 +272,32 @@ class ModelConfig:
             raise SarcolorError(f"{source}: --condition-terrain needs --condition terrain")
         if len(set(self.condition_terrains)) != len(self.condition_terrains):
             raise SarcolorError(f"{source}: model.condition_terrains repeats a terrain")
+        if self.condition != "none" and self.imported:
+            raise SarcolorError(f"{source}: an imported generator cannot be conditioned on the terrain")
+        if not self.imported:
+            if self.foreign:
+                raise SarcolorError(f"{source}: model.foreign describes imported generators only")
+            return
+        from sarcolor.models.foreign import ForeignArch  # the layout check lives with the graphs
+
+        try:
+            name = (
+                ForeignArch.from_dict(self.foreign).name if isinstance(self.foreign, dict) else "non-mapping"
+            )
+        except SarcolorError as exc:
+            raise SarcolorError(f"{source}: {exc}") from None
+        if name != self.arch:
+            raise SarcolorError(f"{source}: model.arch {self.arch} but model.foreign describes a {name}")
 
     @property
     def condition_channels(self) -> int:
         """Extra input channels of the generator (and discriminator): the one-hot terrain planes."""
         return len(self.condition_terrains) if self.condition == "terrain" else 0
+
+    @property
+    def imported(self) -> bool:
+        """Whether the generator is one trained elsewhere (``sarcolor import``)."""
+        return self.arch != "sarcolor_unet"
 
 
 @dataclass(frozen=True)

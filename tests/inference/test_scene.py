@@ -209,9 +209,16 @@ def test_tiles_blend_without_seams(model: Path, tmp_path: Path):
         step = np.abs(np.diff(image - whole, axis=1)).mean(axis=(0, 2))
         return step[column - 1] / np.median(step[column - 9 : column + 8])
 
+    def border_error(image: np.ndarray, column: int) -> float:
+        """Mean error against the whole pass within 4 px of ``column``."""
+        return float(np.abs(image - whole)[:, column - 4 : column + 4].mean())
+
     print({k: [round(float(seam(v, c)), 2) for c in (256, 512)] for k, v in outputs.items()})
     for column in (256, 512):  # the hard tile borders of the overlap-0 plan
-        assert seam(outputs[0], column) > 1.6 * seam(outputs[64], column)  # measured 2.4–2.6 vs 1.0
+        # The trained model's weights depend on the CPU's float summation order (thread count):
+        # measured 1.4–3.1 vs 0.93–0.97 for the jump, and 0.086–0.151 vs 0.019–0.025 for the error.
+        assert seam(outputs[0], column) > 1.3 * seam(outputs[64], column)
+        assert border_error(outputs[0], column) > 2.5 * border_error(outputs[64], column)
 
 
 def test_cog_alpha_and_compression(colorizer: Colorizer, model: Path, tmp_path: Path):

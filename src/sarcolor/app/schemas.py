@@ -33,6 +33,10 @@ class ModelOut(BaseModel):
         description="RUN/eval/test.json condensed: split, summary (per group: n, scenes, model and "
         "baselines scores), baselines (descriptions), flags; null when the run was not evaluated"
     )
+    arch: str = Field(description="the generator in words: sarcolor's U-Net, or an imported layout")
+    imported_from: str | None = Field(
+        description="'pix2pix' or 'sar2optical' for a generator brought by `sarcolor import`, else null"
+    )
     conditioned: bool = Field(
         False,
         description="one generator that takes the terrain as an input (train --condition terrain); its "

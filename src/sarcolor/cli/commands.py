@@ -59,18 +59,26 @@ def train(args: argparse.Namespace) -> int:
     from sarcolor.checkpoint import read_meta, resolve_checkpoint
     from sarcolor.training.trainer import train as run_training
 
+    init_from = getattr(args, "init_from", None)
     if args.resume:
         if args.config:
             raise SarcolorError("--config cannot change when resuming a run")
+        if init_from:
+            raise SarcolorError("--init-from starts a new run and --resume continues one: give one of them")
         ckpt = resolve_checkpoint(args.out)
         cfg = with_overrides(read_meta(ckpt).config, overrides(args), resuming=True).validate(str(ckpt))
     else:
         cfg = build_config(args)
+        if init_from:
+            from sarcolor.training.init_from import init_config
+
+            cfg = init_config(cfg, init_from)
         if Path(args.out, "checkpoints").is_dir() and any(Path(args.out, "checkpoints").iterdir()):
             raise SarcolorError(
                 f"{args.out}: run folder already has checkpoints; use --resume or another --out"
             )
-    result = run_training(cfg, args.out, resume=args.resume, progress=False if args.no_progress else None)
+    progress = False if args.no_progress else None
+    result = run_training(cfg, args.out, resume=args.resume, init_from=init_from, progress=progress)
     return 130 if result.interrupted else 0
 
 
@@ -143,8 +151,6 @@ def evaluate(args: argparse.Namespace) -> int:
         out = Path(args.out) if args.out else Path(args.predictions) / f"scores_{args.split}.json"
         results = [(result, out)]
     else:
-        if split_flags:
-            raise SarcolorError("split options apply to --predictions; a checkpoint carries its own split")
         several = len(args.checkpoint) > 1
         if several and args.save_predictions:
             raise SarcolorError("--save-predictions takes one --checkpoint")
@@ -167,6 +173,7 @@ def evaluate(args: argparse.Namespace) -> int:
                 predictions_dir=args.save_predictions,
                 overwrite=getattr(args, "output.overwrite"),
                 weights_dir=args.weights_dir,
+                split_options=split_flags,  # an imported model's split is recomputed with them
                 progress=progress,
             )
             results.append((result, out))
@@ -209,6 +216,23 @@ def report(args: argparse.Namespace) -> int:
     for r in reports:
         print(r.evaluation.table() + "\n")
     print(f"report → {html_path} (open it in a browser) and {md_path}")
+    return 0
+
+
+def import_model(args: argparse.Namespace) -> int:
+    from sarcolor.config import PreprocessConfig
+    from sarcolor.models.importer import ImportOptions, import_generator
+
+    result = import_generator(
+        args.source,
+        args.model,
+        args.out,
+        build(args, ImportOptions, "import."),
+        preprocess=given(args, PreprocessConfig, "preprocess."),
+        overwrite=getattr(args, "output.overwrite"),
+    )
+    print("\n".join(result.lines()))
+    print(f"colorize with: sarcolor colorize INPUT --checkpoint {result.path} --out OUT")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The ``sarcolor`` command line: data, train, colorize, evaluate, report, serve, models,
+"""The ``sarcolor`` command line: data, train, colorize, evaluate, report, import, serve, models,
 train-terrain, demo.
 
 The CLI only parses options and prints; the work is done by the library. Configuration flags
@@ -52,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (created)")
     p.add_argument("--config", metavar="FILE.yaml", help="YAML configuration; flags override it")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR's latest checkpoint")
+    p.add_argument(
+        "--init-from",
+        metavar="CKPT",
+        help="a new run whose generator starts from this checkpoint (e.g. an imported model) and "
+        "keeps its architecture and SAR conventions; discriminator and optimizer start fresh",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     for section in SECTIONS:
         group = p.add_argument_group(f"{section} options (config section {section!r})")
@@ -119,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_options(p, InferenceOptions, prefix="infer.", names=["device"], defaults=True)
     p.set_defaults(func=commands.report)
 
+    add_import_parser(sub, OutputOptions)
+
     p = sub.add_parser("serve", help="the web app and HTTP API on a local port (docs/app.md)")
     p.add_argument(
         "--models", nargs="+", required=True, metavar="PATH", help="run folders, checkpoints or model sets"
@@ -150,6 +158,31 @@ def build_parser() -> argparse.ArgumentParser:
     add_options(p, TrainConfig, prefix="train.", names=["device"], defaults=True)
     p.set_defaults(func=commands.demo)
     return parser
+
+
+def add_import_parser(sub: argparse._SubParsersAction, output_options: type) -> None:
+    """``sarcolor import``: a generator trained elsewhere → a sarcolor checkpoint."""
+    from typing import get_args
+
+    from sarcolor.config import PreprocessConfig
+    from sarcolor.models.foreign_layout import Source
+    from sarcolor.models.importer import ImportOptions
+
+    p = sub.add_parser("import", help="turn a pix2pix or SAR2Optical generator (.pth) into a checkpoint")
+    p.add_argument("model", metavar="MODEL.pth", help="the generator's state dict, saved with torch.save")
+    p.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        choices=get_args(Source),
+        help="pix2pix: junyanz/pytorch-CycleGAN-and-pix2pix (*_net_G.pth); sar2optical: yuuIind/SAR2Optical "
+        "(pix2pix_gen_*.pth)",
+    )
+    p.add_argument("--out", required=True, metavar="MODEL.safetensors", help="the checkpoint to write")
+    add_options(p, ImportOptions, prefix="import.", defaults=True)
+    add_options(p, PreprocessConfig, prefix="preprocess.", names=["bands", "db_ranges"])
+    add_options(p, output_options, prefix="output.", names=["overwrite"], defaults=True)
+    p.set_defaults(func=commands.import_model)
 
 
 def _positive(text: str) -> int:

@@ -69,6 +69,7 @@ def evaluate(
     overwrite: bool = False,
     weights_dir: str | Path | None = None,
     perceptual: bool = True,
+    split_options: dict[str, Any] | None = None,
     progress: bool | None = None,
     colorizer: Colorizer | None = None,
 ) -> Evaluation:
@@ -81,20 +82,38 @@ def evaluate(
     :class:`~sarcolor.inference.colorizer.Colorizer`); it is recorded in the protocol.
     ``colorizer`` replaces the checkpoint's (e.g. a model set's
     :class:`~sarcolor.terrain.routing.TerrainRouter`; then ``checkpoint`` only names the source).
+
+    An imported generator (``sarcolor import``) stores no split and no baselines: the split is
+    recomputed from ``data`` (``split_options``: the ``split`` group of
+    :class:`~sarcolor.config.DataConfig`, else its defaults), the baselines are fitted on its
+    train part, and the protocol says so (``split_note``).
     """
     if colorizer is None:
         colorizer = Colorizer(checkpoint, device, batch_size=batch_size, precision=precision)
     cfg, meta = colorizer.config, colorizer.meta
+    if data is None and not cfg.data.root:
+        raise SarcolorError(f"{colorizer.path}: the checkpoint names no dataset; give --data DIR")
     root = Path(data) if data is not None else Path(cfg.data.root)
     found = discover_pairs(root).filter_terrains(cfg.data.terrains)
     _check_split(split)
-    if split != "all" and not meta.split[split] and not any(meta.split.values()):
+    scenes, note = meta.split, ""
+    if meta.imported is not None and not any(meta.split.values()):
+        cfg = cfg.replace(data=dict(split_options or {})).validate("split options")
+        scenes = split_for(found.pairs, cfg.data)
+        note = (
+            f"imported model (from {meta.imported.get('from')}): it stores no split, so the split was "
+            f"recomputed from this data (split seed {cfg.data.split_seed}) and the baselines fitted on its "
+            "train part; the scenes the model was trained on are unknown and may include these"
+        )
+    elif split_options:
+        raise SarcolorError("split options apply to --predictions; a checkpoint carries its own split")
+    if split != "all" and not scenes[split] and not any(scenes.values()):
         raise SarcolorError(f"{colorizer.path}: checkpoint stores no {split!r} split")
-    pairs = meta.split.select(found.pairs, split)
+    pairs = scenes.select(found.pairs, split)
     if meta.baselines:
         baselines = Baselines.from_json(meta.baselines, str(colorizer.path))
     else:
-        baselines = _fit(found.pairs, meta.split, cfg, progress)
+        baselines = _fit(found.pairs, scenes, cfg, progress)
 
     targets = {}
     if predictions_dir is not None:  # checked before any work: never over an input or old output
@@ -112,8 +131,10 @@ def evaluate(
                 write_rgb_png(targets[pair.name], pred)
         return [p.astype(np.float32) / 255.0 for p in preds]
 
-    protocol = _protocol(cfg, meta.split, split, "checkpoint", found.layout)
+    protocol = _protocol(cfg, scenes, split, "recomputed" if note else "checkpoint", found.layout)
     protocol["precision"] = colorizer.precision
+    if note:
+        protocol["split_note"] = note
     scorer = Perceptual(weights_dir, colorizer.device) if perceptual else None
     result = Evaluation(str(colorizer.path), split, str(root), protocol)
     return _score(result, pairs, predict, baselines, cfg, examples_path, scorer, progress)

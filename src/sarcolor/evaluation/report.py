@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sarcolor.checkpoint import resolve_checkpoint
+from sarcolor.checkpoint import read_meta, resolve_checkpoint
 from sarcolor.data.preprocess import input_label
 from sarcolor.data.sources import discover_pairs, load_sample
 from sarcolor.errors import SarcolorError
@@ -59,8 +59,9 @@ def build_run_report(
     checkpoint = resolve_checkpoint(run_dir)
     result = evaluate(checkpoint, data, split, device=device, progress=progress)
     write_json(result, run_dir / "eval" / f"{split}.json")
-    config = run_dir / "config.yaml"
-    report = RunReport(run_dir.name, run_dir, config.read_text() if config.exists() else "", result)
+    config = run_dir / "config.yaml"  # an imported model has none: its checkpoint's configuration
+    config_yaml = config.read_text() if config.exists() else read_meta(checkpoint).config.to_yaml()
+    report = RunReport(run_dir.name, run_dir, config_yaml, result)
     records = read_metrics_log(run_dir / "metrics.jsonl")
     with tempfile.TemporaryDirectory() as tmp:
         curve = plot_losses(records, Path(tmp) / "loss.png", title=f"{run_dir.name}: losses")
@@ -190,6 +191,7 @@ def _protocol_lines(r: RunReport) -> list[str]:
         )
         + f"{len(p.get('scenes', []))} scenes, {r.evaluation.summary()['all']['n']} images.",
         f"Input {p.get('input')}, target {p.get('target')}. Conventions: {CONVENTIONS}.",
+        *([f"Note: {p['split_note']}."] if p.get("split_note") else []),
     ]
 
 

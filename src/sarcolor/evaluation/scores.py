@@ -150,6 +150,8 @@ class Evaluation:
         held = self.protocol.get("holdout_terrain") or self.protocol.get("holdout_season")
         if held:
             lines.append(f"protocol: held-out {held} is the test split (unseen in training)")
+        if self.protocol.get("split_note"):
+            lines.append(f"protocol: {self.protocol['split_note']}")
         lines.append(f"conventions: {CONVENTIONS}")
         return "\n".join(lines)
 

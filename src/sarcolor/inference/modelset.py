@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from sarcolor.checkpoint import CHECKPOINT_DIR, list_checkpoints, read_meta, resolve_checkpoint, run_dir_of
+from sarcolor.config import Config
 from sarcolor.data.sources.kaggle import TERRAINS
 from sarcolor.errors import SarcolorError
 
@@ -65,6 +66,8 @@ class ModelInfo:
         terrains: the terrains it was trained on; empty means every terrain.
         input, target, bands: the checkpoint's ``preprocess`` settings.
         step: training steps of the checkpoint.
+        arch: the generator in words (sarcolor's U-Net, or an imported one's layout).
+        imported_from: ``pix2pix`` / ``sar2optical`` for a model brought by ``sarcolor import``.
         metrics: ``RUN/eval/test.json`` condensed (:func:`read_metrics`), or ``None``.
     """
 
@@ -79,6 +82,8 @@ class ModelInfo:
     sar_scale: str = "auto"
     despeckle: str | None = None
     metrics: dict[str, Any] | None = None
+    arch: str = "sarcolor U-Net-256"
+    imported_from: str | None = None
     conditioned: bool = False  # takes the terrain as an input (its terrains are those it knows)
 
     def covers(self, terrain: str) -> bool:
@@ -96,6 +101,8 @@ class ModelInfo:
             "sar_scale": self.sar_scale,
             "despeckle": self.despeckle,
             "metrics": self.metrics,
+            "arch": self.arch,
+            "imported_from": self.imported_from,
             "conditioned": self.conditioned,
         }
 
@@ -293,7 +300,18 @@ def read_model(checkpoint: Path, model_id: str, name: str) -> ModelInfo:
         sar_scale=pre.sar_scale,
         despeckle=pre.despeckle,
         metrics=read_metrics(run_dir_of(checkpoint) / EVAL_FILE),
+        arch=arch_label(cfg),
+        imported_from=meta.imported.get("from") if meta.imported else None,
     )
+
+
+def arch_label(cfg: Config) -> str:
+    """The generator of a configuration in words, e.g. ``pix2pix unet_256 (batch norm, …)``."""
+    if not cfg.model.imported:
+        return f"sarcolor U-Net-256 (ngf {cfg.model.ngf})"
+    from sarcolor.models.foreign import ForeignArch
+
+    return ForeignArch.from_dict(cfg.model.foreign).label
 
 
 def read_metrics(path: Path) -> dict[str, Any] | None:

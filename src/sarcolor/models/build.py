@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from torch import nn
+
 from sarcolor.config import Config
 from sarcolor.models.conditioned import FiLMUNetGenerator
 from sarcolor.models.discriminator import PatchDiscriminator
@@ -9,8 +11,13 @@ from sarcolor.models.generator import UNetGenerator
 from sarcolor.models.init import init_weights
 
 
-def build_generator(cfg: Config) -> UNetGenerator:
+def build_generator(cfg: Config) -> nn.Module:
     """The generator of ``cfg`` (untrained: load a checkpoint's weights, or :func:`build_networks`).
+
+    ``model.arch`` ``sarcolor_unet`` is sarcolor's :class:`~sarcolor.models.generator.UNetGenerator`;
+    an imported architecture (``model.foreign``) is its source's graph inside a
+    :class:`~sarcolor.models.foreign.SarcolorAdapter`, called exactly like sarcolor's own:
+    (B, in_channels, H, W) in [-1, 1] → (B, 3, H, W) in (-1, 1).
 
     Example:
         >>> from sarcolor.config import Config
@@ -20,6 +27,10 @@ def build_generator(cfg: Config) -> UNetGenerator:
         torch.Size([1, 3, 256, 256])
     """
     pre, model = cfg.preprocess, cfg.model
+    if model.imported:
+        from sarcolor.models.foreign import ForeignArch
+
+        return ForeignArch.from_dict(model.foreign).build_for_sarcolor()
     extra = model.condition_channels  # one-hot terrain planes of a conditioned generator
     if extra and model.condition_at == "bottleneck":
         return FiLMUNetGenerator(pre.in_channels, pre.out_channels, model.ngf, model.dropout, terrains=extra)
@@ -35,7 +46,7 @@ def build_discriminator(cfg: Config) -> PatchDiscriminator:
     )
 
 
-def build_networks(cfg: Config) -> tuple[UNetGenerator, PatchDiscriminator]:
+def build_networks(cfg: Config) -> tuple[nn.Module, PatchDiscriminator]:
     """The generator and discriminator of a configuration, initialised N(0, 0.02)."""
     g, d = build_generator(cfg), build_discriminator(cfg)
     init_weights(g)

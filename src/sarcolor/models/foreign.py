@@ -12,7 +12,7 @@ Each class here rebuilds one of those graphs from its published layout (written 
 not copied), with module names chosen so that ``state_dict()`` has exactly the keys and shapes of
 the source's saved file: ``load_state_dict`` of that file works unchanged. Each takes and returns
 tensors in its source's convention, described by a :class:`ForeignArch` record (stored in a
-sarcolor checkpoint's config as ``model.arch`` and its options): SAR in [0, 1] becomes
+sarcolor checkpoint's config as ``model.arch`` and ``model.foreign``): SAR in [0, 1] becomes
 ``2·x − 1`` replicated to ``in_channels``, and the tanh output maps back by ``(y + 1) / 2``.
 
 How they differ from sarcolor's own :class:`~sarcolor.models.generator.UNetGenerator`
@@ -67,7 +67,7 @@ SAR2OPTICAL_DROPOUT: int = 3  # dec1, dec2, dec3
 
 @dataclass(frozen=True)
 class ForeignArch:
-    """What a foreign generator is and how it is fed; stored in a checkpoint as ``model.arch``.
+    """What a foreign generator is and how it is fed; stored as ``model.foreign``.
 
     Both sources feed images normalised to [-1, 1] (``ToTensor`` then ``Normalize(0.5, 0.5)``)
     with a grey SAR image repeated on every input channel (their datasets open the PNG as RGB),
@@ -108,16 +108,18 @@ class ForeignArch:
         for field, allowed in checks.items():
             if getattr(self, field) not in allowed:
                 raise SarcolorError(
-                    f"model.arch: {field} must be one of {allowed}, got {getattr(self, field)!r}"
+                    f"model.foreign: {field} must be one of {allowed}, got {getattr(self, field)!r}"
                 )
         if not (1 <= self.in_channels <= 16 and 1 <= self.out_channels <= 16):
             raise SarcolorError(
-                f"model.arch: channels must be in [1, 16], got {self.in_channels} → {self.out_channels}"
+                f"model.foreign: channels must be in [1, 16], got {self.in_channels} → {self.out_channels}"
             )
         if self.name == "pix2pix_unet" and not (5 <= self.num_downs <= 10 and 1 <= self.ngf <= 512):
-            raise SarcolorError(f"model.arch: num_downs {self.num_downs} / ngf {self.ngf} out of range")
+            raise SarcolorError(f"model.foreign: num_downs {self.num_downs} / ngf {self.ngf} out of range")
         if self.name == "sar2optical_unet" and (self.num_downs, self.ngf, self.norm) != (8, 64, "batch"):
-            raise SarcolorError("model.arch: sar2optical_unet has fixed widths (num_downs 8, ngf 64, batch)")
+            raise SarcolorError(
+                "model.foreign: sar2optical_unet has fixed widths (num_downs 8, ngf 64, batch)"
+            )
 
     @property
     def source(self) -> str:
@@ -156,7 +158,7 @@ class ForeignArch:
         try:
             return cls(**known)
         except TypeError as exc:
-            raise SarcolorError(f"model.arch: {exc}") from None
+            raise SarcolorError(f"model.foreign: {exc}") from None
 
     def build(self) -> nn.Module:
         """A new generator of this architecture (default init; load the file's weights next)."""
@@ -368,7 +370,7 @@ class Sar2OpticalGenerator(nn.Module):
     ReLU; each output but dec8's is concatenated after the matching encoder output,
     ``cat([enc, dec])``; keys ``decoder.decK.conv_block.{0,1}.*`` (with ``use_upsampling`` the
     convT is ``Sequential(Upsample×2, conv 3×3)``: ``conv_block.0.1.weight``). ``head``: conv 3×3
-    (64 → out, bias) and tanh, keys ``head.0.*``. 54.4 M parameters at 3 → 3 channels.
+    (64 → out, bias) and tanh, keys ``head.0.*``. 54,541,827 parameters at 3 → 3 channels.
 
     H and W must be multiples of 256.
     """

@@ -74,6 +74,8 @@ def prepare(
     echo: Echo,
 ) -> Run:
     """Everything before the first step (see the module docstring)."""
+    if resume:
+        refuse_imported(resolve_checkpoint(run_dir))
     if cfg.data.root:  # stored absolute, so evaluate/resume work from any folder
         cfg = cfg.replace(data={"root": str(Path(cfg.data.root).resolve())})
     found = find_data(cfg, echo)
@@ -121,6 +123,17 @@ def prepare(
     run = Run(cfg, run_dir, found, train_pairs, meta, total, ckpt)
     echo(describe(run, device, ctx))
     return run
+
+
+def refuse_imported(checkpoint: Path) -> None:
+    """An imported generator (``sarcolor import``) has nothing to resume: say what to do instead."""
+    imported = read_meta(checkpoint).imported
+    if imported is not None:
+        raise SarcolorError(
+            f"{checkpoint}: an imported {imported.get('from', 'foreign')} generator cannot be resumed: it "
+            "has no discriminator and no optimizer state; fine-tune it in a new run with "
+            f"sarcolor train --init-from {checkpoint} --data DIR --out NEW_RUN"
+        )
 
 
 def find_data(cfg: Config, echo: Echo = print) -> Discovery:

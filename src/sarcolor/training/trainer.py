@@ -67,6 +67,7 @@ def train(
     run_dir: str | Path,
     *,
     resume: bool = False,
+    init_from: str | Path | None = None,
     progress: bool | None = None,
     echo: Echo = print,
 ) -> TrainResult:
@@ -80,6 +81,8 @@ def train(
             step/epoch budget).
         run_dir: the run folder.
         resume: continue from the latest checkpoint in ``run_dir``.
+        init_from: a new run's generator starts from this checkpoint's weights (``cfg`` from
+            :func:`~sarcolor.training.init_from.init_config`); D and the optimizers start fresh.
         progress: show a progress bar (``None``: only on a terminal).
         echo: where status lines go.
     """
@@ -100,6 +103,11 @@ def train(
             load_modules(run.resume_from, {"G": model.G, "D": model.D})
             load_training_state(run.resume_from, {"G": model.opt_G, "D": model.opt_D}, device)
             model.set_step(run.start_step)
+        elif init_from is not None:
+            from sarcolor.training.init_from import describe_init
+
+            load_modules(init_from, {"G": model.G})
+            echo(describe_init(init_from))
         if not ctx.is_main:  # dropout masks: each rank its own stream (rank 0 continues the saved one)
             torch.manual_seed(index_seed(cfg.train.seed, ctx.rank, run.start_step))
 

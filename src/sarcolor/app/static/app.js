@@ -227,6 +227,7 @@ function renderCard(m, why) {
     ["Bands", m.bands.join(" + ")],
     ["Steps", m.step.toLocaleString("en")],
     ["SAR scale", m.sar_scale],
+    ["Generator", m.imported_from ? `${m.arch}, imported from ${m.imported_from}` : m.arch],
   ];
   if (m.despeckle) facts.push(["Despeckle", m.despeckle]);
   const dl = $("card-facts");
