@@ -206,3 +206,69 @@ def corrupt(path: Path) -> Path:
 
 def n_params(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+# The real CLI in a fresh interpreter, several command lines in one process (imports are paid
+# once): per line its exit status, stderr, the end of stdout, and the process's peak resident
+# memory so far. The peak is the kernel's VmHWM of this process's own memory: getrusage's
+# ru_maxrss would do, but Linux carries it over exec from the process that spawned it (pytest,
+# which may be larger), so it can report the parent's peak instead. RLIMIT_AS (resource) bounds
+# the address space, so a case that would allocate gigabytes fails there instead of taking the
+# test machine's memory.
+_CLI_CASES = """
+import contextlib, io, json, resource, sys
+limit = int(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+from sarcolor.cli.main import main
+def peak():
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmHWM:"))
+results = []
+for argv in json.loads(sys.argv[1]):
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        try:
+            rc = main(argv)
+        except SystemExit as exc:
+            rc = exc.code
+    stdout = out.getvalue()[-3000:]
+    results.append({"argv": argv, "rc": rc, "err": err.getvalue(), "out": stdout, "rss": peak()})
+print(json.dumps(results))
+"""
+
+
+def run_cli_cases(
+    cases: Sequence[Sequence[str]],
+    *,
+    address_space: int = 6 << 30,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 300,
+) -> list[dict]:
+    """Run ``sarcolor ARGV`` for every argv of ``cases`` in one subprocess (see ``_CLI_CASES``)."""
+    import json
+    import subprocess
+    import sys
+
+    full_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", **(env or {})}
+    argvs = json.dumps([list(map(str, c)) for c in cases])
+    done = subprocess.run(
+        [sys.executable, "-c", _CLI_CASES, argvs, str(address_space)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def assert_clean_exit(result: dict, codes: Sequence[int] = (0, 2)) -> None:
+    """Success, or one line ``sarcolor CMD: error: …`` with exit status 2: never a traceback or an
+    internal error."""
+    err = result["err"].strip()
+    assert result["rc"] in codes, result
+    assert "Traceback" not in err and "internal error" not in err, result
+    if result["rc"] == 2:
+        assert len(err.splitlines()) == 1 and ": error: " in err, result

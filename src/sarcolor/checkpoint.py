@@ -161,21 +161,113 @@ def read_meta(path: str | Path) -> CheckpointMeta:
 
 
 def load_modules(path: str | Path, modules: dict[str, nn.Module]) -> CheckpointMeta:
-    """Load the state dicts of ``modules`` (e.g. ``{"G": g}``) from a checkpoint."""
+    """Load the state dicts of ``modules`` (e.g. ``{"G": g}``) from a checkpoint.
+
+    Every tensor's name, shape and kind is checked against the modules from the header before
+    any is read, and every weight must be finite.
+
+    Raises:
+        SarcolorError: one line naming the file and the first tensor that does not fit, or that
+            holds NaN or ±Inf.
+    """
     path = Path(path)
     with _open(path) as f:
         meta = _meta(path, f.metadata() or {})
         keys = list(f.keys())
         for prefix, module in modules.items():
-            state = {k[len(prefix) + 1 :]: f.get_tensor(k) for k in keys if k.startswith(prefix + ".")}
-            if not state:
+            names = [k for k in keys if k.startswith(prefix + ".")]
+            if not names:
                 raise SarcolorError(f"{path}: checkpoint holds no {prefix} weights")
+            _check_shapes(path, f, names, _expected(prefix, module), meta.config)
+            state = {}
+            for k in names:
+                tensor = f.get_tensor(k)
+                if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                    raise SarcolorError(
+                        f"{path}: tensor {k} holds NaN or infinite values; the checkpoint is broken "
+                        "(training never saves such weights)"
+                    )
+                if k.endswith(".running_var") and bool((tensor < 0).any()):
+                    raise SarcolorError(
+                        f"{path}: tensor {k} holds negative variances; the checkpoint is broken"
+                    )
+                state[k[len(prefix) + 1 :]] = tensor
             try:
                 module.load_state_dict(state)
             except RuntimeError as exc:
                 first = str(exc).splitlines()[0]
                 raise SarcolorError(f"{path}: {prefix} weights do not fit the model ({first})") from None
     return meta
+
+
+def check_fits(path: str | Path, config: Config, prefixes: tuple[str, ...] = ("G",)) -> None:
+    """The tensors ``prefixes`` (``G``, ``D``) of ``path``'s header against the networks ``config``
+    describes, built on the ``meta`` device (shapes only, nothing allocated) — before a
+    configuration that claims a huge model makes anyone build it.
+
+    Raises:
+        SarcolorError: one line naming the file and the first tensor that does not fit.
+    """
+    from sarcolor.models.build import build_discriminator, build_generator
+
+    builders = {"G": build_generator, "D": build_discriminator}
+    path = Path(path)
+    with _open(path) as f:
+        keys = list(f.keys())
+        for prefix in prefixes:
+            with torch.device("meta"):
+                expected = _expected(prefix, builders[prefix](config))
+            names = [k for k in keys if k.startswith(prefix + ".")]
+            if not names:
+                raise SarcolorError(f"{path}: checkpoint holds no {prefix} weights")
+            _check_shapes(path, f, names, expected, config)
+
+
+def check_finite_output(out: torch.Tensor, checkpoint: Path) -> None:
+    """Refuse a generator output (B, C, H, W) holding NaN or ±Inf: it would be written as black
+    pixels (finite weights can still overflow, e.g. in a low precision)."""
+    finite = torch.isfinite(out)
+    if not bool(finite.all()):
+        share = 1 - float(finite.float().mean())
+        raise SarcolorError(
+            f"{checkpoint}: the generator's output is NaN or infinite ({share:.0%} of it); nothing written "
+            "(broken weights, or a precision the model overflows in: try --precision fp32)"
+        )
+
+
+def _expected(prefix: str, module: nn.Module) -> dict[str, tuple[tuple[int, ...], bool]]:
+    """``{"G.name": (shape, floating)}`` of a module's state dict (real or ``meta``)."""
+    return {f"{prefix}.{k}": (tuple(v.shape), v.is_floating_point()) for k, v in module.state_dict().items()}
+
+
+_FLOAT_DTYPES = frozenset({"F16", "BF16", "F32", "F64"})
+
+
+def _check_shapes(
+    path: Path, f: Any, names: list[str], expected: dict[str, tuple[tuple[int, ...], bool]], config: Config
+) -> None:
+    """Names, shapes and number kinds from the safetensors header (no tensor data is read)."""
+    prefix = names[0].split(".", 1)[0]
+    arch = f"model.arch {config.model.arch}" if config.model.imported else f"model.ngf {config.model.ngf}"
+    model = f"{arch}, ndf {config.model.ndf}, {config.preprocess.in_channels} input band(s)"
+    problem = ""
+    for name, (shape, floating) in expected.items():
+        if name not in names:
+            problem = f"no tensor {name} {list(shape)}"
+            break
+        piece = f.get_slice(name)
+        stored, dtype = tuple(piece.get_shape()), piece.get_dtype()
+        if stored != shape:
+            problem = f"tensor {name} is {list(stored)}, the configuration ({model}) needs {list(shape)}"
+            break
+        if (dtype in _FLOAT_DTYPES) != floating:
+            problem = f"tensor {name} is of type {dtype}, not a {'float' if floating else 'count'}"
+            break
+    extra = sorted(set(names) - expected.keys())
+    if not problem and extra:
+        problem = f"tensor {extra[0]} is not part of the model of its configuration ({model})"
+    if problem:
+        raise SarcolorError(f"{path}: {prefix} weights do not fit the model: {problem}")
 
 
 def load_training_state(

@@ -21,15 +21,31 @@ def first_line(exc: BaseException) -> str:
 def quote(name: object) -> str:
     """A file name fit for a one-line message: control characters and undecodable bytes escaped.
 
+    Undecodable bytes of a file name (which Python holds as surrogates) are shown as the bytes
+    they were, ``\\xff``; printable text, non-ASCII letters included, is kept.
+
     Example:
-        >>> quote("a\\nb.png")
-        'a\\\\nb.png'
+        >>> quote("a\\nb.png"), quote("caf\\udce9.png"), quote("été.png")
+        ('a\\\\nb.png', 'caf\\\\xe9.png', 'été.png')
     """
     text = str(name)
     if text.isprintable():
         return text
-    return (
-        text.encode("utf-8", "backslashreplace")
-        .decode("ascii", "backslashreplace")
-        .translate({10: "\\n", 13: "\\r", 9: "\\t"})
-    )
+    try:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # surrogates that are no escaped bytes
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(ch if ch.isprintable() else _ESCAPES.get(ch, _escape(ch)) for ch in text)
+
+
+def one_line(text: str) -> str:
+    """A message on one printable line, whatever the file names in it hold (see :func:`quote`)."""
+    return quote(text)
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"

@@ -200,7 +200,7 @@ def test_predictions_are_never_written_over_the_data(tiny_run: Path, capsys):
         )
         == 2
     )
-    assert "would overwrite an input" in capsys.readouterr().err
+    assert "inside the dataset folder" in capsys.readouterr().err  # refused before any output is planned
     assert {p: p.read_bytes() for p in s1_folder.iterdir()} == before
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from sarcolor.cli.options import build, given
 from sarcolor.config import SECTIONS, Config, DataConfig, with_overrides
-from sarcolor.errors import SarcolorError
+from sarcolor.errors import SarcolorError, one_line, quote
 
 
 def overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -42,10 +42,12 @@ def data(args: argparse.Namespace) -> int:
         items = report[title]
         if items:
             print(f"\n{len(items)} {title}:")
-            print("\n".join(f"  {x}" for x in items[:20]) + ("\n  …" if len(items) > 20 else ""))
+            print(
+                "\n".join(f"  {one_line(str(x))}" for x in items[:20]) + ("\n  …" if len(items) > 20 else "")
+            )
     if report["unreadable"]:
         print(f"\n{len(report['unreadable'])} unreadable:")
-        print("\n".join(f"  {u['file']}: {u['reason']}" for u in report["unreadable"][:20]))
+        print("\n".join(f"  {quote(u['file'])}: {one_line(u['reason'])}" for u in report["unreadable"][:20]))
     return 1 if report["unreadable"] else 0
 
 
@@ -57,6 +59,7 @@ def build_config(args: argparse.Namespace) -> Config:
 
 def train(args: argparse.Namespace) -> int:
     from sarcolor.checkpoint import read_meta, resolve_checkpoint
+    from sarcolor.training.run import refuse_imported
     from sarcolor.training.trainer import train as run_training
 
     init_from = getattr(args, "init_from", None)
@@ -66,17 +69,14 @@ def train(args: argparse.Namespace) -> int:
         if init_from:
             raise SarcolorError("--init-from starts a new run and --resume continues one: give one of them")
         ckpt = resolve_checkpoint(args.out)
+        refuse_imported(ckpt)  # before the run folder is claimed: --out may name the file itself
         cfg = with_overrides(read_meta(ckpt).config, overrides(args), resuming=True).validate(str(ckpt))
     else:
-        cfg = build_config(args)
+        cfg = build_config(args)  # a folder with checkpoints is refused once it is held (training.runlock)
         if init_from:
             from sarcolor.training.init_from import init_config
 
             cfg = init_config(cfg, init_from)
-        if Path(args.out, "checkpoints").is_dir() and any(Path(args.out, "checkpoints").iterdir()):
-            raise SarcolorError(
-                f"{args.out}: run folder already has checkpoints; use --resume or another --out"
-            )
     progress = False if args.no_progress else None
     result = run_training(cfg, args.out, resume=args.resume, init_from=init_from, progress=progress)
     return 130 if result.interrupted else 0
@@ -109,7 +109,7 @@ def colorize(args: argparse.Namespace) -> int:
     if report.failed:
         print(f"{len(report.failed)} input(s) failed:")
         for path, reason in report.failed:
-            print(f"  {path}: {reason}")
+            print(f"  {quote(path)}: {one_line(reason)}")
         return 1
     return 0
 

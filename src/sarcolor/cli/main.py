@@ -20,7 +20,7 @@ from sarcolor.cli import commands
 from sarcolor.cli import terrain as terrain_commands
 from sarcolor.cli.options import add_options
 from sarcolor.config import SECTIONS, Config, DataConfig, PreprocessConfig, TrainConfig
-from sarcolor.errors import SarcolorError, first_line, quote
+from sarcolor.errors import SarcolorError, first_line, one_line, quote
 
 SPLIT_CHOICES = ("train", "val", "test", "all")
 METRIC_CHOICES = ("psnr", "ssim", "mae", "sam")
@@ -206,7 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         where = f"{quote(exc.filename)}: " if exc.filename else ""
-        print(f"sarcolor {args.command}: error: {where}{exc.strerror or first_line(exc)}", file=sys.stderr)
+        print(
+            f"sarcolor {args.command}: error: {where}{one_line(exc.strerror or first_line(exc))}",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print(f"sarcolor {args.command}: interrupted", file=sys.stderr)
@@ -215,16 +218,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         print(
-            f"sarcolor {args.command}: internal error: {type(exc).__name__}: {first_line(exc)} "
+            f"sarcolor {args.command}: internal error: {type(exc).__name__}: {one_line(first_line(exc))} "
             "(run with --debug for the traceback, and please report it)",
             file=sys.stderr,
         )
         return 1
-
-
-def one_line(text: str) -> str:
-    """An error message on one line, whatever the file names in it hold."""
-    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 if __name__ == "__main__":

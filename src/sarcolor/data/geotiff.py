@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sarcolor.data.io import check_size, library_reason
+from sarcolor.data.io import check_dtypes, check_size, library_reason
 from sarcolor.errors import SarcolorError
 from sarcolor.sar.radiometry import check_scale, detect_scale, to_unit
 
@@ -42,6 +42,7 @@ def open_raster(path: str | Path) -> Iterator:
             raise SarcolorError(f"{path}: cannot read image ({library_reason(exc, path)})") from None
         with src:
             check_size(path, src.width, src.height)
+            check_dtypes(path, src.dtypes)
             yield src
 
 
@@ -114,16 +115,40 @@ def read_window(src, indexes: Sequence[int], window=None, out_shape=None) -> tup
 
 
 def decide_scale(src, indexes: Sequence[int], scale: str) -> tuple[str, str]:
-    """``scale``, or for ``auto`` the scale :func:`detect_scale` sees in a decimated read."""
+    """``scale``, or for ``auto`` the scale :func:`detect_scale` sees in a decimated read.
+
+    A decimated read can miss every valid pixel of a sparse scene (NaN everywhere but a few
+    pixels); then the valid pixels are gathered at full resolution, a strip at a time.
+    """
     check_scale(scale)
     if scale != "auto":
         return scale, f"--sar-scale {scale}"
     factor = max(1, max(src.height, src.width) // SCALE_SAMPLE)
     values, valid = read_window(src, indexes, out_shape=(src.height // factor or 1, src.width // factor or 1))
-    if not valid.any():
+    found = values[:, valid]
+    if not found.size and factor > 1:
+        found = valid_pixels(src, indexes, SCALE_SAMPLE * SCALE_SAMPLE)
+    if not found.size:
         raise SarcolorError(f"{src.name}: no valid pixel (all nodata, NaN or Inf)")
-    decided, reason = detect_scale(values[:, valid], values.dtype)
+    decided, reason = detect_scale(found, values.dtype)
     return decided, f"auto: {reason}"
+
+
+def valid_pixels(src, indexes: Sequence[int], limit: int, strip_pixels: int = 1 << 22) -> np.ndarray:
+    """(C, n) values of up to ``limit`` valid pixels, read at full resolution in strips of about
+    ``strip_pixels`` pixels (memory stays bounded whatever the raster's size)."""
+    from rasterio.windows import Window
+
+    rows = max(1, strip_pixels // max(1, src.width))
+    parts, count = [], 0
+    for top in range(0, src.height, rows):
+        values, valid = read_window(src, indexes, Window(0, top, src.width, min(rows, src.height - top)))
+        if valid.any():
+            parts.append(values[:, valid][:, : limit - count])
+            count += parts[-1].shape[1]
+            if count >= limit:
+                break
+    return np.concatenate(parts, axis=1) if parts else np.zeros((len(indexes), 0), np.float32)
 
 
 def sar_unit(

@@ -6,8 +6,11 @@ palette, 1-bit) into float arrays in [0, 1]; alpha is dropped. Every failure bec
 
 Guards and recoveries:
 
-* an image declaring more than :data:`MAX_PIXELS` pixels is refused before decoding
-  (decompression-bomb guard; ``SARCOLOR_MAX_PIXELS`` raises the limit);
+* the header is checked before any pixel is decoded (:func:`check_header`): an image declaring
+  more than :data:`MAX_PIXELS` pixels (decompression-bomb guard; ``SARCOLOR_MAX_PIXELS``
+  raises the limit), more than 4 bands, complex or unknown samples, or needing more memory to
+  decode than is available (:func:`sarcolor.memory.check_memory`) is refused in one line,
+  whatever its size on disk;
 * in TIFFs, nodata pixels (GDAL nodata value, NaN, ±Inf, or a band mask) are filled with 0,
   and a file with no valid pixel at all is refused;
 * CRS and geotransform (none, or rotated) are ignored: the raster is read as an image.
@@ -17,12 +20,14 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from sarcolor.errors import SarcolorError, first_line
+from sarcolor.memory import check_memory
 from sarcolor.outputs import atomic_write
 
 _MAX_BY_DTYPE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
@@ -30,8 +35,14 @@ MAX_PIXELS: int = int(os.environ.get("SARCOLOR_MAX_PIXELS", 20_000 * 20_000))
 Image.MAX_IMAGE_PIXELS = None  # the guard below replaces PIL's warning/error pair
 
 
-def read_image(path: str | Path) -> np.ndarray:
+def read_image(path: str | Path, per_pixel: int = 0, overhead: int = 0) -> np.ndarray:
     """Read an image as float32 in [0, 1].
+
+    Args:
+        path: a PNG, JPEG or TIFF file.
+        per_pixel: bytes per pixel the caller needs on top of decoding (e.g. colorizing the
+            image whole), included in the memory check made from the header.
+        overhead: bytes the caller needs besides, whatever the size (tile batches, encoders).
 
     Returns:
         (H, W, C) float32 array, C = 1 (grey) or 3 (RGB).
@@ -43,13 +54,26 @@ def read_image(path: str | Path) -> np.ndarray:
     if not path.is_file():
         raise SarcolorError(f"{path}: file not found")
     if path.suffix.lower() in (".tif", ".tiff"):  # GDAL knows nodata, masks and every TIFF layout
-        array = _read_with_rasterio(path)
+        array = _read_with_rasterio(path, per_pixel, overhead)
     else:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # e.g. corrupt EXIF, which is not used
-                with Image.open(path) as img:
-                    check_size(path, img.width, img.height)
+                with Image.open(path) as img:  # lazy: the header only
+                    bands, stored = _PIL_MODES.get(img.mode, (0, 0))
+                    if not bands:
+                        raise SarcolorError(f"{path}: unsupported image mode {img.mode}")
+                    out = 1 if bands <= 2 and img.mode not in ("P", "PA") else 3
+                    check_header(
+                        path,
+                        img.width,
+                        img.height,
+                        bands,
+                        out,
+                        stored * 2 + per_pixel,
+                        overhead,
+                        _HINT * bool(per_pixel),
+                    )
                     img.load()
                     array = _from_pil(img)
         except SarcolorError:
@@ -59,6 +83,17 @@ def read_image(path: str | Path) -> np.ndarray:
     if array.shape[0] < 1 or array.shape[1] < 1:
         raise SarcolorError(f"{path}: image is empty")
     return array
+
+
+_HINT = "as a GeoTIFF (gdal_translate IN OUT.tif) it is colorized by windows, in flat memory"
+
+# PIL mode → (bands, bytes per pixel PIL keeps while decoding: 8-bit multi-band modes take 4)
+_PIL_MODES: dict[str, tuple[int, int]] = {
+    "1": (1, 1), "L": (1, 1), "P": (1, 1), "I;16": (1, 2), "I;16B": (1, 2), "I;16L": (1, 2),
+    "I;16N": (1, 2), "I": (1, 4), "F": (1, 4), "LA": (2, 4), "PA": (2, 4), "La": (2, 4),
+    "RGB": (3, 4), "YCbCr": (3, 4), "LAB": (3, 4), "HSV": (3, 4), "RGBA": (4, 4), "RGBa": (4, 4),
+    "RGBX": (4, 4), "CMYK": (4, 4),
+}  # fmt: skip
 
 
 def _from_pil(img: Image.Image) -> np.ndarray:
@@ -92,7 +127,7 @@ def _name(img: Image.Image) -> str:
     return str(getattr(img, "filename", "") or "image")
 
 
-def _read_with_rasterio(path: Path) -> np.ndarray:
+def _read_with_rasterio(path: Path, per_pixel: int = 0, overhead: int = 0) -> np.ndarray:
     """A TIFF (plain or GeoTIFF, any layout GDAL reads); nodata pixels become 0."""
     try:
         import rasterio
@@ -100,8 +135,20 @@ def _read_with_rasterio(path: Path) -> np.ndarray:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.open(path) as src:
-                check_size(path, src.width, src.height)
+            with rasterio.open(path) as src:  # the header only
+                check_dtypes(path, src.dtypes)
+                itemsize = max(np.dtype(d).itemsize for d in src.dtypes)
+                out = 1 if src.count <= 2 and _palette(src) is None else 3
+                # the masked read: values, a bool mask per band, then the filled copy
+                check_header(
+                    path,
+                    src.width,
+                    src.height,
+                    src.count,
+                    out,
+                    (2 * itemsize + 1) * src.count + per_pixel,
+                    overhead,
+                )
                 bands = src.read(masked=True)  # (C, H, W), nodata and band masks as the mask
                 palette = _palette(src)
                 nbits = int(src.tags(1, "IMAGE_STRUCTURE").get("NBITS", 0) or 0)
@@ -147,11 +194,60 @@ def _palette(src) -> np.ndarray | None:
 
 
 def check_size(path: Path, width: int, height: int) -> None:
+    """The decompression-bomb guard: at most :data:`MAX_PIXELS` pixels."""
     if width * height > MAX_PIXELS:
         raise SarcolorError(
             f"{path}: declares {width}×{height} pixels, over the {MAX_PIXELS / 1e6:.0f} MP limit "
             "(decompression-bomb guard; set SARCOLOR_MAX_PIXELS to allow it)"
         )
+
+
+def check_header(
+    path: Path,
+    width: int,
+    height: int,
+    bands: int,
+    out: int,
+    per_pixel: int,
+    overhead: int = 0,
+    hint: str = "",
+) -> None:
+    """Everything a header tells, checked before any pixel is decoded.
+
+    Args:
+        width, height, bands: as declared.
+        out: bands of the float32 array :func:`read_image` returns (1 or 3).
+        per_pixel: bytes per pixel the decoder and the caller need besides that array (and
+            its float32 intermediate).
+        overhead: bytes needed besides, whatever the size.
+
+    Raises:
+        SarcolorError: over :data:`MAX_PIXELS`, more than 4 bands (grey, grey+alpha, RGB,
+            RGBA), or more memory than is available.
+    """
+    if width < 1 or height < 1:
+        raise SarcolorError(f"{path}: image is empty ({width}×{height})")
+    check_size(path, width, height)
+    if not 1 <= bands <= 4:
+        raise SarcolorError(f"{path}: {bands} bands; expected 1 (grey) or 3 (RGB), with or without alpha")
+    cost = per_pixel + 2 * 4 * out
+    need = width * height * cost + overhead
+    check_memory(path, need, f"{width}×{height} pixels ({bands} band(s), ~{cost} B each)", hint)
+
+
+def check_dtypes(path: str | Path, dtypes: Sequence[str]) -> None:
+    """Refuse complex samples (SAR single-look complex data) and types numpy does not know."""
+    for name in set(dtypes):
+        try:
+            kind = np.dtype(name).kind
+        except TypeError:
+            raise SarcolorError(f"{path}: samples of type {name} are not supported") from None
+        if kind == "c":
+            raise SarcolorError(
+                f"{path}: complex samples ({name}, single-look complex SAR?); sarcolor takes detected "
+                "intensity, amplitude or dB: take the amplitude first, e.g. "
+                "gdal_calc.py -A IN --calc 'abs(A)' --type Float32 --outfile OUT.tif"
+            )
 
 
 def _float_in_unit_range(array: np.ndarray, name: str | None) -> np.ndarray:
@@ -171,8 +267,11 @@ def check_image(path: str | Path) -> str | None:
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
-    """Float in [0, 1] → uint8, rounded: exactly what a written PNG holds."""
-    return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    """Float in [0, 1] → uint8, rounded: exactly what a written PNG holds (one float temporary)."""
+    scaled = np.clip(image, 0.0, 1.0)
+    scaled *= 255.0
+    scaled += 0.5
+    return scaled.astype(np.uint8)
 
 
 def write_rgb_png(path: str | Path, rgb: np.ndarray) -> None:

@@ -38,7 +38,7 @@ from sarcolor.evaluation.scores import BASELINES, CONVENTIONS, Evaluation, Image
 from sarcolor.figures import image_grid, save_image
 from sarcolor.inference.colorizer import Colorizer, chunked
 from sarcolor.inference.files import plan_outputs
-from sarcolor.outputs import atomic_write
+from sarcolor.outputs import atomic_write, refuse_inside
 
 __all__ = ["BASELINES", "CONVENTIONS", "Evaluation", "evaluate", "evaluate_predictions", "write_json"]
 
@@ -117,6 +117,7 @@ def evaluate(
 
     targets = {}
     if predictions_dir is not None:  # checked before any work: never over an input or old output
+        refuse_inside(predictions_dir, root, "the dataset folder", "--save-predictions")
         named = [p.s1.with_name(f"{source_of(p).prediction_stem(p)}.png") for p in pairs]
         planned = plan_outputs(named, Path(predictions_dir), overwrite=overwrite)
         targets = {p.name: t for p, t in zip(pairs, planned, strict=True)}

@@ -11,7 +11,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from sarcolor.checkpoint import CheckpointMeta, load_modules, read_meta, resolve_checkpoint
+from sarcolor.checkpoint import (
+    CheckpointMeta,
+    check_finite_output,
+    check_fits,
+    load_modules,
+    read_meta,
+    resolve_checkpoint,
+)
 from sarcolor.config import Config
 from sarcolor.data.preprocess import decode_output, encode_input, to_grey, to_rgb
 from sarcolor.inference.options import InferenceOptions
@@ -70,6 +77,7 @@ class Colorizer:
             despeckle = str(chosen) if chosen else None
             self.meta = replace(self.meta, config=self.config.replace(preprocess={"despeckle": despeckle}))
         self.device = resolve_device(self.options.device)
+        check_fits(self.path, self.config)  # from the header, before building a model of its size
         self.generator = build_generator(self.config)
         load_modules(self.path, {"G": self.generator})
         self.precision = resolve_precision(self.options.precision, self.device)
@@ -132,6 +140,7 @@ class Colorizer:
         """
         net_in = encode_input(tiles.to(self.device), self.config.preprocess)
         out = self.model(condition_input(net_in, terrains, self.config))
+        check_finite_output(out, self.path)
         rgb = decode_output(out, net_in, self.config.preprocess)
         return rgb.permute(0, 2, 3, 1).float().cpu().numpy()
 

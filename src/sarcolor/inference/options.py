@@ -13,9 +13,10 @@ from sarcolor.config import (
     OnBadSample,
     Precision,
 )
+from sarcolor.errors import SarcolorError
 from sarcolor.options import check_fields, option
 from sarcolor.sar.radiometry import SarScale
-from sarcolor.sar.speckle import FILTERS
+from sarcolor.sar.speckle import FILTERS, parse_despeckle
 
 Compression = Literal["deflate", "zstd", "lzw", "none"]
 
@@ -41,6 +42,10 @@ class InferenceOptions:
 
     def validate(self, source: str = "options") -> InferenceOptions:
         check_fields(self, source)
+        try:
+            parse_despeckle(self.despeckle)
+        except SarcolorError as exc:
+            raise SarcolorError(f"{source}: {exc}") from None
         return self
 
 

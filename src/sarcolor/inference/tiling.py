@@ -89,6 +89,6 @@ class Blender:
         self.weight[top : top + t, left : left + t] += self.window[..., None]
 
     def result(self) -> np.ndarray:
-        """(H, W, C): the blended image cropped to the original size."""
-        out = self.total / np.maximum(self.weight, 1e-12)
+        """(H, W, C): the blended image cropped to the original size (divided in place: call once)."""
+        out = np.divide(self.total, np.maximum(self.weight, 1e-12), out=self.total)
         return out[: self.plan.height, : self.plan.width]

@@ -42,6 +42,7 @@ from sarcolor.errors import SarcolorError
 
 FILTERS: tuple[str, ...] = ("lee", "enhanced-lee", "frost", "gamma-map", "median", "box")
 DEFAULT_WINDOW = 7
+MAX_WINDOW = 51  # a fifth of a 256-pixel tile; literature windows are 3–15, and cost grows as window²
 LOOKS_RANGE: tuple[float, float] = (0.5, 100.0)  # estimated looks are clamped to this range
 ENHANCED_LEE_DAMPING = 1.0
 FROST_DAMPING = 2.0
@@ -53,7 +54,7 @@ _TINY = 1e-30  # guards divisions; far below any mean-normalised intensity
 
 @dataclass(frozen=True)
 class DespeckleSpec:
-    """A speckle filter by name, its window (odd, ≥ 3) and the looks (``None``: estimated)."""
+    """A speckle filter by name, its window (odd, 3 to 51) and the looks (``None``: estimated)."""
 
     name: str
     window: int = DEFAULT_WINDOW
@@ -63,7 +64,9 @@ class DespeckleSpec:
         if self.name not in FILTERS:
             raise SarcolorError(f"unknown speckle filter {self.name!r}; {_VALID}")
         if isinstance(self.window, bool) or not isinstance(self.window, int) or not _odd_window(self.window):
-            raise SarcolorError(f"speckle window must be an odd integer >= 3, not {self.window!r}; {_VALID}")
+            raise SarcolorError(
+                f"speckle window must be an odd integer from 3 to {MAX_WINDOW}, not {self.window!r}; {_VALID}"
+            )
         if self.looks is not None and not (math.isfinite(self.looks) and self.looks > 0):
             raise SarcolorError(f"speckle looks must be a number > 0, not {self.looks!r}; {_VALID}")
 
@@ -81,7 +84,7 @@ def parse_despeckle(text: str | None) -> DespeckleSpec | None:
     Examples: ``'lee'`` (window 7, looks estimated), ``'frost:5'``, ``'gamma-map:9:4.4'``.
 
     Raises:
-        SarcolorError: an unknown name, a window that is not an odd integer ≥ 3, or looks ≤ 0;
+        SarcolorError: an unknown name, a window that is not an odd integer from 3 to 51, or looks ≤ 0;
             the one-line message lists the valid filter names.
     """
     if text is None or text.strip().lower() in ("", "none"):
@@ -382,9 +385,9 @@ def _as_float(x: torch.Tensor) -> torch.Tensor:
 
 
 def _odd_window(window: int) -> bool:
-    return window >= 3 and window % 2 == 1
+    return 3 <= window <= MAX_WINDOW and window % 2 == 1
 
 
 def _check_window(window: int) -> None:
     if not _odd_window(window):
-        raise ValueError(f"window must be an odd integer >= 3, got {window!r}")
+        raise ValueError(f"window must be an odd integer from 3 to {MAX_WINDOW}, got {window!r}")

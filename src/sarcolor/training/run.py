@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from sarcolor.checkpoint import CheckpointMeta, TrainingPairs, read_meta, resolve_checkpoint
+from sarcolor.checkpoint import CheckpointMeta, TrainingPairs, check_fits, read_meta, resolve_checkpoint
 from sarcolor.config import DEFAULT_EPOCHS, Config, TrainConfig
 from sarcolor.data.pairs import Discovery, Pair
 from sarcolor.data.sources import discover_pairs, source_of
@@ -78,12 +78,13 @@ def prepare(
         refuse_imported(resolve_checkpoint(run_dir))
     if cfg.data.root:  # stored absolute, so evaluate/resume work from any folder
         cfg = cfg.replace(data={"root": str(Path(cfg.data.root).resolve())})
-    found = find_data(cfg, echo)
-
     if resume:
         resumed = resolve_checkpoint(run_dir)
         ckpt: Path | None = resumed
         meta = read_meta(resumed)
+        check_fits(resumed, meta.config, ("G", "D"))  # before building anything of its size
+    found = find_data(cfg, echo)
+    if resume:
         echo(f"resuming from step {meta.step} ({ckpt})")
     else:
         ckpt, meta = None, CheckpointMeta(cfg, 0, split_for(found.pairs, cfg.data))
@@ -208,10 +209,9 @@ def _drop_bad(pairs: list[Pair], bad: list[tuple[Pair, str]], policy: str, echo:
 
 
 def _check_writable(run_dir: Path) -> None:
-    """Create the run folder, prove it is writable, and clear temp files a killed writer left."""
+    """Prove the run folder is writable (it is held: :mod:`sarcolor.training.runlock`, which also
+    clears the temp files killed writers left)."""
     ensure_writable(run_dir)
-    for stale in (run_dir / "checkpoints").glob(".*.tmp"):
-        stale.unlink(missing_ok=True)
 
 
 def _check_disk(run_dir: Path, cfg: Config) -> None:

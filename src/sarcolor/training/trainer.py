@@ -28,11 +28,13 @@ from tqdm.auto import tqdm
 
 from sarcolor.checkpoint import (
     CheckpointMeta,
+    check_fits,
     checkpoint_path,
     list_checkpoints,
     load_modules,
     load_training_state,
     prune_checkpoints,
+    resolve_checkpoint,
     save_checkpoint,
 )
 from sarcolor.config import Config
@@ -48,6 +50,7 @@ from sarcolor.training import distributed
 from sarcolor.training.distributed import DistContext, ShardedBatchSampler, check_replicas
 from sarcolor.training.pix2pix import NonFiniteLossError, Pix2Pix
 from sarcolor.training.run import Run, default_workers, prepare
+from sarcolor.training.runlock import claim_run_folder
 from sarcolor.training.runlog import Echo, RunLog, fixed_batch, tensorboard
 
 MAX_NONFINITE_IN_A_ROW = 10
@@ -94,32 +97,49 @@ def train(
     if not ctx.is_main:
         echo, progress = (lambda _: None), False
     try:
-        run = prepare(cfg, Path(run_dir), resume=resume, ctx=ctx, device=device, progress=progress, echo=echo)
-        cfg = run.cfg
-
-        torch.manual_seed(cfg.train.seed)
-        model = Pix2Pix(cfg, run.total, device, ctx)
-        if run.resume_from is not None:
-            load_modules(run.resume_from, {"G": model.G, "D": model.D})
-            load_training_state(run.resume_from, {"G": model.opt_G, "D": model.opt_D}, device)
-            model.set_step(run.start_step)
-        elif init_from is not None:
-            from sarcolor.training.init_from import describe_init
-
-            load_modules(init_from, {"G": model.G})
-            echo(describe_init(init_from))
-        if not ctx.is_main:  # dropout masks: each rank its own stream (rank 0 continues the saved one)
-            torch.manual_seed(index_seed(cfg.train.seed, ctx.rank, run.start_step))
-
-        batches = training_batches(run, device, ctx, progress, echo)
-        log = None
-        if ctx.is_main:
-            held_out = run.split.select(run.found.pairs, "val") or run.split.select(run.found.pairs, "test")
-            board = tensorboard(run.run_dir, echo) if cfg.train.tensorboard else None
-            log = RunLog(run.run_dir, cfg, fixed_batch(held_out or run.train_pairs, cfg), board)
-        return run_loop(run, model, batches, log, ctx, progress, echo)
+        with claim_run_folder(Path(run_dir), cfg.data.root, resume=resume, ctx=ctx):  # one run per folder
+            return _train(cfg, Path(run_dir), resume, init_from, ctx, device, progress, echo)
     finally:
         distributed.shutdown(ctx)
+
+
+def _train(
+    cfg: Config,
+    run_dir: Path,
+    resume: bool,
+    init_from: str | Path | None,
+    ctx: DistContext,
+    device: torch.device,
+    progress: bool | None,
+    echo: Echo,
+) -> TrainResult:
+    """:func:`train` once the run folder is held."""
+    if init_from is not None:  # its header against the generator, before building one of its size
+        check_fits(resolve_checkpoint(init_from), cfg)
+    run = prepare(cfg, run_dir, resume=resume, ctx=ctx, device=device, progress=progress, echo=echo)
+    cfg = run.cfg
+
+    torch.manual_seed(cfg.train.seed)
+    model = Pix2Pix(cfg, run.total, device, ctx)
+    if run.resume_from is not None:
+        load_modules(run.resume_from, {"G": model.G, "D": model.D})
+        load_training_state(run.resume_from, {"G": model.opt_G, "D": model.opt_D}, device)
+        model.set_step(run.start_step)
+    elif init_from is not None:
+        from sarcolor.training.init_from import describe_init
+
+        load_modules(init_from, {"G": model.G})
+        echo(describe_init(init_from))
+    if not ctx.is_main:  # dropout masks: each rank its own stream (rank 0 continues the saved one)
+        torch.manual_seed(index_seed(cfg.train.seed, ctx.rank, run.start_step))
+
+    batches = training_batches(run, device, ctx, progress, echo)
+    log = None
+    if ctx.is_main:
+        held_out = run.split.select(run.found.pairs, "val") or run.split.select(run.found.pairs, "test")
+        board = tensorboard(run.run_dir, echo) if cfg.train.tensorboard else None
+        log = RunLog(run.run_dir, cfg, fixed_batch(held_out or run.train_pairs, cfg), board)
+    return run_loop(run, model, batches, log, ctx, progress, echo)
 
 
 def run_loop(
