@@ -2,7 +2,7 @@
 baselines; and the terrain classifier (separate small CNN vs a probe on the generator's encoder).
 
     python benchmarks/terrain_models.py synthetic --out /tmp/terrain-bench [--steps 600] [--ngf 16]
-    python benchmarks/terrain_models.py real --out /tmp/terrain-bench-real
+    python benchmarks/terrain_models.py real --out /tmp/terrain-bench-real [--condition-at input]
 
 ``synthetic``: the demo's data (``make demo``: 4 terrains × 4 scenes × 9 patches, seed 0) and its
 split by scene (test: one scene per terrain, 36 patches). ``real``: the three SEN1-2 scenes in
@@ -138,6 +138,13 @@ def main() -> None:
     parser.add_argument("--ngf", type=int, default=16)
     parser.add_argument("--classifier-steps", type=int, default=300)
     parser.add_argument(
+        "--condition-at",
+        nargs="+",
+        choices=("input", "bottleneck"),
+        default=["input", "bottleneck"],
+        help="which conditioned generators to train (default: both)",
+    )
+    parser.add_argument(
         "--compute-matched",
         action="store_true",
         help="also: the plain model at 4× the steps, and terrain models at ¼ of the steps each",
@@ -170,7 +177,7 @@ def main() -> None:
         at: timed_train(
             base.replace(model={"condition": "terrain", "condition_at": at}), out / f"cond-{at}", times
         )
-        for at in ("input", "bottleneck")
+        for at in args.condition_at
     }
     tcfg = TerrainConfig(
         data=base.data, classifier=ClassifierOptions(steps=args.classifier_steps, device="cpu")
