@@ -47,15 +47,22 @@ def brightness_terrain(image: np.ndarray) -> tuple[str, float]:
 
 
 class Server:
-    """``python -m sarcolor.app --models PATHS --port 0 ...`` in a subprocess, its output collected."""
+    """``python -m sarcolor.app --models PATHS --port 0 ...`` in a subprocess, its output collected
+    (``entry`` ``("-m", "sarcolor.cli.main", "serve")`` starts it through the ``sarcolor`` CLI)."""
 
-    def __init__(self, paths: Sequence[Path], tmp_dir: Path, *options: str, cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        tmp_dir: Path,
+        *options: str,
+        cwd: Path | None = None,
+        entry: Sequence[str] = ("-m", "sarcolor.app"),
+    ) -> None:
         self.tmp_dir = tmp_dir
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
         command = [
             sys.executable,
-            "-m",
-            "sarcolor.app",
+            *entry,
             "--models",
             *map(str, paths),
             "--port",

@@ -30,6 +30,8 @@ OnBadSample = Literal["error", "skip"]
 OnNonFinite = Literal["stop", "skip"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 CompileMode = Literal["auto", "on", "off"]
+Condition = Literal["none", "terrain"]
+ConditionAt = Literal["input", "bottleneck"]
 Arch = Literal["sarcolor_unet", "pix2pix_unet", "sar2optical_unet"]
 DEVICES: tuple[str, ...] = get_args(DeviceName)
 PRECISIONS: tuple[str, ...] = get_args(Precision)
@@ -182,6 +184,14 @@ class DataConfig:
         help="every scene of this season (spring, summer, fall, winter) is the test split",
         default_text="none",
     )
+    split_file: str | None = option(
+        None,
+        flag="--split-from",
+        metavar="RUN_DIR|split.json",
+        help="take the split from this run's split.json instead of drawing one, so that every model "
+        "of a model set (and its terrain classifier) holds out the same scenes",
+        default_text="drawn with --split-seed",
+    )
     crop_size: int = option(256, low=256, help="side of the square training crops, a multiple of 256")
     flip: bool = option(True, flag="--no-flip", help="no random flips of both images")
     rotate90: bool = option(True, flag="--no-rotate", help="no random 90° rotations")
@@ -237,9 +247,32 @@ class ModelConfig:
         high_open=True,
         help="dropout of the generator's first three up blocks (0 as pix2pix's --no_dropout)",
     )
+    condition: Condition = option(
+        "none",
+        help="terrain: one generator that takes the terrain as an input (one-hot), an alternative to "
+        "one model per terrain; colorizing it needs the terrain, given or from a terrain classifier",
+    )
+    condition_at: ConditionAt = option(
+        "input",
+        help="where the terrain enters a conditioned generator: input, one-hot planes appended to its "
+        "input; bottleneck, a FiLM scale and shift of the 1×1 bottleneck",
+    )
+    condition_terrains: list[str] = option(
+        default_factory=list,
+        flag="--condition-terrain",
+        metavar="NAME",
+        help="the terrains a conditioned generator knows, in one-hot order; repeat for several",
+        default_text="the training data's terrains",
+    )
 
     def validate(self, source: str = "configuration") -> None:
         check_fields(self, source, "model.")
+        if self.condition == "none" and self.condition_terrains:
+            raise SarcolorError(f"{source}: --condition-terrain needs --condition terrain")
+        if len(set(self.condition_terrains)) != len(self.condition_terrains):
+            raise SarcolorError(f"{source}: model.condition_terrains repeats a terrain")
+        if self.condition != "none" and self.imported:
+            raise SarcolorError(f"{source}: an imported generator cannot be conditioned on the terrain")
         if not self.imported:
             if self.foreign:
                 raise SarcolorError(f"{source}: model.foreign describes imported generators only")
@@ -254,6 +287,11 @@ class ModelConfig:
             raise SarcolorError(f"{source}: {exc}") from None
         if name != self.arch:
             raise SarcolorError(f"{source}: model.arch {self.arch} but model.foreign describes a {name}")
+
+    @property
+    def condition_channels(self) -> int:
+        """Extra input channels of the generator (and discriminator): the one-hot terrain planes."""
+        return len(self.condition_terrains) if self.condition == "terrain" else 0
 
     @property
     def imported(self) -> bool:

@@ -3,7 +3,9 @@
 ``sarcolor demo --out DIR`` writes::
 
     DIR/data/v_2/…           the synthetic dataset (Kaggle layout)
-    DIR/run/                 the training run (config, split, checkpoints, samples, log)
+    DIR/models/              a model set: ``sarcolor serve --models DIR/models`` opens it
+        all/                 the training run (config, split, checkpoints, samples, log, eval/test.json)
+        terrain/             the terrain classifier (train-terrain), holding out the run's test scenes
     DIR/colorized/*.png      the held-out test tiles, colorized
     DIR/report/              grid.png, examples.png, loss_curve.png, metrics.json, report.md
 """
@@ -12,11 +14,11 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sarcolor.checkpoint import read_meta
-from sarcolor.config import Config
+from sarcolor.config import Config, DeviceName
 from sarcolor.data.io import read_image
 from sarcolor.data.sources import discover_pairs, source_of
 from sarcolor.data.split import split_scenes
@@ -26,11 +28,15 @@ from sarcolor.evaluation.scores import CONVENTIONS, Evaluation
 from sarcolor.figures import image_grid, save_image
 from sarcolor.outputs import atomic_write
 from sarcolor.synthetic import make_synthetic_dataset
+from sarcolor.terrain.config import ClassifierOptions, TerrainConfig
+from sarcolor.terrain.evaluate import format_report
+from sarcolor.terrain.train import train_classifier
 from sarcolor.training.trainer import train
 
 MARKER = ".sarcolor-demo"
 DEMO_STEPS = 600
 DEMO_NGF = 16
+DEMO_CLASSIFIER_STEPS = 300
 
 
 @dataclass
@@ -38,6 +44,7 @@ class DemoReport:
     out: Path
     evaluation: Evaluation
     seconds: float
+    terrain: dict | None = None  # the terrain classifier's test report
 
     @property
     def beats_baseline(self) -> bool:
@@ -65,15 +72,24 @@ def demo_config(data_root: Path, steps: int, ngf: int, seed: int, device: str) -
     return cfg.validate()
 
 
+def demo_terrain_config(cfg: Config, run: Path, steps: int, device: DeviceName) -> TerrainConfig:
+    """The demo's terrain classifier: width 16, ``steps`` steps, the split of the run ``run``."""
+    data = replace(cfg.data, split_file=str(run))
+    return TerrainConfig(
+        data=data, classifier=ClassifierOptions(steps=steps, seed=cfg.train.seed, device=device)
+    )
+
+
 def run_demo(
     out: str | Path,
     *,
     steps: int | None = None,
     ngf: int | None = None,
     seed: int = 0,
-    device: str = "auto",
+    device: DeviceName = "auto",
     progress: bool | None = None,
     echo=print,
+    classifier_steps: int = DEMO_CLASSIFIER_STEPS,
 ) -> DemoReport:
     """Run the whole demo into ``out`` (a folder it owns: earlier demo output there is replaced)."""
     start = time.perf_counter()
@@ -82,19 +98,20 @@ def run_demo(
         raise SarcolorError(f"{out}: folder exists and was not made by `sarcolor demo`; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).touch()
-    for stale in ("run", "colorized", "report"):
+    for stale in ("run", "models", "colorized", "report"):
         shutil.rmtree(out / stale, ignore_errors=True)
 
-    echo(f"[1/4] synthetic dataset → {out / 'data'}")
+    echo(f"[1/5] synthetic dataset → {out / 'data'}")
     data_root = make_synthetic_dataset(out / "data", scenes_per_terrain=4, patches_per_scene=9, seed=seed)
     cfg = demo_config(data_root, steps or DEMO_STEPS, ngf or DEMO_NGF, seed, device)
+    models = out / "models"
 
-    echo("[2/4] training")
-    run = train(cfg, out / "run", progress=progress, echo=echo)
+    echo("[2/5] training")
+    run = train(cfg, models / "all", progress=progress, echo=echo)
     if run.interrupted:
         raise KeyboardInterrupt
 
-    echo("[3/4] evaluating on the held-out test scenes and colorizing them")
+    echo("[3/5] evaluating on the held-out test scenes and colorizing them")
     report_dir = out / "report"
     result = evaluate(
         run.checkpoint,
@@ -105,8 +122,19 @@ def run_demo(
         progress=progress,
     )
     write_json(result, report_dir / "metrics.json")
+    write_json(result, models / "all" / "eval" / "test.json")  # the app's model card shows it
 
-    echo("[4/4] writing the report")
+    echo("[4/5] the terrain classifier, on the same split (a model set: models/)")
+    terrain = train_classifier(
+        demo_terrain_config(cfg, models / "all", classifier_steps, device),
+        models / "terrain",
+        progress=progress,
+        echo=lambda _: None,
+    )
+    assert terrain.report is not None  # the demo's split has test scenes
+    echo(format_report(terrain.report))
+
+    echo("[5/5] writing the report")
     test_pairs = read_meta(run.checkpoint).split.select(discover_pairs(data_root).pairs, "test")
     shown = test_pairs[:: max(1, len(test_pairs) // 8)][:8]
     colorized = out / "colorized"
@@ -117,11 +145,11 @@ def run_demo(
     save_image(
         image_grid(rows, ("SAR", "colorized", "optical"), [p.name for p in shown]), report_dir / "grid.png"
     )
-    if (out / "run" / "loss_curve.png").exists():
-        shutil.copyfile(out / "run" / "loss_curve.png", report_dir / "loss_curve.png")
+    if (models / "all" / "loss_curve.png").exists():
+        shutil.copyfile(models / "all" / "loss_curve.png", report_dir / "loss_curve.png")
 
     seconds = time.perf_counter() - start
-    report = DemoReport(out, result, seconds)
+    report = DemoReport(out, result, seconds, terrain.report)
     atomic_write(report_dir / "report.md", lambda tmp: tmp.write_text(_markdown(report, cfg)))
     echo("")
     echo(result.table())
@@ -132,7 +160,13 @@ def run_demo(
         f"{s['baselines']['mean_colour']['psnr']:.2f} dB "
         f"on {s['n']} test tiles: the model {verdict} the baseline"
     )
+    accuracy, majority = terrain.report["accuracy"], terrain.report["majority"]
+    echo(
+        f"terrain classifier: {accuracy:.1%} of the test tiles right (always {majority['terrain']}: "
+        f"{majority['accuracy']:.1%})"
+    )
     echo(f"report: {report_dir / 'report.md'}  ({seconds / 60:.1f} min)")
+    echo(f"try the app: sarcolor serve --models {models}   (then open http://127.0.0.1:8000)")
     return report
 
 
@@ -152,6 +186,19 @@ def _split_seed_covering_terrains(data_root: Path, cfg: Config, seed: int) -> in
         if count == len(terrains):
             break
     return best
+
+
+def _terrain_lines(terrain: dict | None) -> list[str]:
+    if terrain is None:
+        return []
+    return [
+        "## Terrain classifier (held-out scenes)",
+        "",
+        f"{terrain['accuracy']:.1%} of {terrain['n']} test tiles classified right; always answering the "
+        f"majority terrain ({terrain['majority']['terrain']}) gets {terrain['majority']['accuracy']:.1%}. "
+        "The model set `models/` (the run and the classifier) opens with `sarcolor serve --models models`.",
+        "",
+    ]
 
 
 def _markdown(report: DemoReport, cfg: Config) -> str:
@@ -184,6 +231,7 @@ def _markdown(report: DemoReport, cfg: Config) -> str:
         "",
         f"Conventions: {CONVENTIONS}.",
         "",
+        *_terrain_lines(report.terrain),
         "## SAR | colorized | optical",
         "",
         "![grid](grid.png)",

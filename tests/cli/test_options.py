@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from sarcolor.app.options import ServeOptions
 from sarcolor.cli.main import build_parser
 from sarcolor.config import DEFAULT_EPOCHS, SECTIONS, Config, with_overrides
 from sarcolor.errors import SarcolorError
@@ -14,6 +15,8 @@ from sarcolor.inference.onnx_export import ExportOptions
 from sarcolor.inference.options import InferenceOptions, OutputOptions, SceneOptions
 from sarcolor.models.importer import ImportOptions
 from sarcolor.options import default_of, option_of
+from sarcolor.terrain.config import ClassifierOptions
+from sarcolor.terrain.options import TerrainOptions
 
 
 def subparser(name: str):
@@ -66,6 +69,9 @@ def test_every_config_field_has_exactly_one_flag():
         ("colorize", [("infer.", InferenceOptions), ("output.", OutputOptions), ("scene.", SceneOptions)]),
         ("export", [("export.", ExportOptions)]),
         ("import", [("import.", ImportOptions)]),
+        ("colorize", [("terrain.", TerrainOptions)]),
+        ("serve", [("serve.", ServeOptions)]),
+        ("train-terrain", [("classifier.", ClassifierOptions)]),
     ],
 )
 def test_every_help_names_the_default_the_code_uses(command: str, classes):
@@ -84,7 +90,12 @@ def test_every_help_names_the_default_the_code_uses(command: str, classes):
             else:
                 assert default is not None, f"{f.name}: a None default needs words for --help"
                 assert action.help.endswith(f"(default {shown(default)})"), action.help
-            if command in ("colorize", "export", "import"):  # flags carry the real default, not "not given"
+            if command in (
+                "colorize",
+                "export",
+                "serve",
+                "import",
+            ):  # these flags carry the real default, not "not given"
                 assert action.default in (default, None)
 
 

@@ -8,78 +8,27 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import logging
 import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sarcolor.app.options import LOOPBACK_NAMES, ServeOptions
+from sarcolor.cli.options import add_options, build
 from sarcolor.errors import SarcolorError
-from sarcolor.inference.modelset import TerrainClassifier, format_models, load_registry
-
-LOOPBACK_NAMES = ["127.0.0.1", "localhost", "::1", "[::1]"]
-DEFAULTS = {"host": "127.0.0.1", "port": 8000, "workers": 1, "queue_size": 8, "max_upload_mb": 64.0}
+from sarcolor.inference.modelset import format_models, load_registry
+from sarcolor.terrain.options import TerrainOptions, load_terrain_classifier
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``sarcolor serve`` (also used by ``python -m sarcolor.app``)."""
+    """The options of ``sarcolor serve`` (also used by ``python -m sarcolor.app``): ``--models``
+    and the flags of :class:`~sarcolor.app.options.ServeOptions`."""
     parser.add_argument(
         "--models", nargs="+", required=True, metavar="PATH", help="run folders, checkpoints or model sets"
     )
-    parser.add_argument(
-        "--host", default=DEFAULTS["host"], help="address to bind (0.0.0.0 exposes it; default %(default)s)"
-    )
-    parser.add_argument(
-        "--port", type=int, default=DEFAULTS["port"], help="port; 0 picks a free one (default %(default)s)"
-    )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=DEFAULTS["workers"],
-        help="models running at a time, ≥ 1 (default %(default)s)",
-    )
-    parser.add_argument(
-        "--queue-size",
-        type=int,
-        default=DEFAULTS["queue_size"],
-        help="requests waiting beyond the running ones; 503 past it (default %(default)s)",
-    )
-    parser.add_argument(
-        "--max-upload-mb",
-        type=float,
-        default=DEFAULTS["max_upload_mb"],
-        help="largest upload, MB (default %(default)s)",
-    )
-    parser.add_argument(
-        "--max-image-mp", type=float, default=32.0, help="largest PNG/JPEG, megapixels (default %(default)s)"
-    )
-    parser.add_argument(
-        "--tmp-dir",
-        type=Path,
-        default=None,
-        help="folder for uploads and results (default: a fresh temporary one)",
-    )
-    parser.add_argument(
-        "--device", default="auto", choices=("auto", "cpu", "cuda"), help="default %(default)s"
-    )
-    parser.add_argument(
-        "--terrain-classifier",
-        default=None,
-        metavar="MODULE:FUNCTION",
-        help="a callable (H, W, 1) SAR → (terrain, confidence) for terrain 'auto'",
-    )
-
-
-def load_classifier(spec: str | None) -> TerrainClassifier | None:
-    """``package.module:function`` → the function (``None`` for ``None``)."""
-    if not spec:
-        return None
-    module, _, name = spec.partition(":")
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise SarcolorError(f"--terrain-classifier {spec}: cannot load it ({exc})") from None
+    add_options(parser, ServeOptions, prefix="serve.", defaults=True)
+    add_options(parser, TerrainOptions, prefix="terrain.", names=["terrain_classifier"], defaults=True)
 
 
 def serve(args: argparse.Namespace, echo=print) -> int:
@@ -89,28 +38,29 @@ def serve(args: argparse.Namespace, echo=print) -> int:
 
     from sarcolor.app.server import create_app, default_threads
 
-    if args.workers < 1 or args.queue_size < 0 or args.max_upload_mb <= 0:
-        raise SarcolorError("--workers must be ≥ 1, --queue-size ≥ 0 and --max-upload-mb > 0")
-    registry = load_registry(args.models, load_classifier(args.terrain_classifier))
+    options = build(args, ServeOptions, "serve.").validate("flags")
+    classifier = load_terrain_classifier(getattr(args, "terrain.terrain_classifier"))
+    registry = load_registry(args.models, classifier)
     echo(format_models(registry))
-    torch.set_num_threads(default_threads(args.workers))  # workers × threads = the cores, not more
+    torch.set_num_threads(default_threads(options.workers))  # workers × threads = the cores, not more
     app = create_app(
         registry,
-        max_upload_mb=args.max_upload_mb,
-        workers=args.workers,
-        queue_size=args.queue_size,
-        tmp_dir=args.tmp_dir,
-        device=args.device,
-        max_image_mp=args.max_image_mp,
-        allowed_hosts=LOOPBACK_NAMES if args.host in LOOPBACK_NAMES else None,
+        max_upload_mb=options.max_upload_mb,
+        workers=options.workers,
+        queue_size=options.queue_size,
+        tmp_dir=Path(options.tmp_dir) if options.tmp_dir else None,
+        device=options.device,
+        max_image_mp=options.max_image_mp,
+        allowed_hosts=LOOPBACK_NAMES if options.loopback else None,
     )
-    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    host, port = options.host, options.port
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((args.host, args.port))
+        sock.bind((host.strip("[]"), port))
     except OSError as exc:
-        raise SarcolorError(f"cannot listen on {args.host}:{args.port} ({exc.strerror})") from None
+        raise SarcolorError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
     sock.listen(2048)  # connections made from now on wait in the backlog until uvicorn accepts them
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if family == socket.AF_INET6 else host

@@ -37,6 +37,11 @@ class ModelOut(BaseModel):
     imported_from: str | None = Field(
         description="'pix2pix' or 'sar2optical' for a generator brought by `sarcolor import`, else null"
     )
+    conditioned: bool = Field(
+        False,
+        description="one generator that takes the terrain as an input (train --condition terrain); its "
+        "terrains are those it knows, and it needs one (named, or found by the terrain classifier)",
+    )
 
 
 class InfoOut(BaseModel):

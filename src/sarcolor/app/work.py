@@ -36,6 +36,7 @@ from sarcolor.inference.modelset import ModelInfo, ModelRegistry, SelectionError
 from sarcolor.inference.options import SceneOptions
 from sarcolor.inference.scene import colorize_scene
 from sarcolor.inference.tiling import plan_tiles, tile_starts
+from sarcolor.terrain.routing import TerrainRouter
 
 log = logging.getLogger("sarcolor.app")
 QUICKLOOK_SIDE = 1024
@@ -161,6 +162,8 @@ def run_job(job: Job, registry: ModelRegistry, colorizers: Colorizers) -> None:
         assert job.choice is not None
         job.stage = "loading the model"
         colorizer = colorizers.get(job.choice.model)
+        if colorizer.condition_terrains:  # a conditioned model is told the chosen terrain
+            colorizer = TerrainRouter({job.choice.terrain: colorizer}, terrain=job.choice.terrain)  # type: ignore[assignment]
         job.stage = "colorizing"
         if job.kind == "scene":
             _run_scene(job, colorizer, colorizers.stopping)
@@ -221,10 +224,10 @@ class _TileCounter:
     def __getattr__(self, name: str):
         return getattr(self._colorizer, name)
 
-    def predict(self, tiles):
+    def predict(self, tiles, terrains=None):
         if self._stopping.is_set() or self._job.cancel.is_set():
             raise Cancelled()
-        out = self._colorizer.predict(tiles)
+        out = self._colorizer.predict(tiles, terrains)
         self._job.tiles_done += len(tiles)
         return out
 

@@ -85,6 +85,7 @@ def train(args: argparse.Namespace) -> int:
 
 
 def colorize(args: argparse.Namespace) -> int:
+    from sarcolor.cli.terrain import colorizer as terrain_colorizer
     from sarcolor.inference.options import InferenceOptions, OutputOptions, SceneOptions
 
     options = build(args, InferenceOptions, "infer.").validate("flags")
@@ -101,6 +102,7 @@ def colorize(args: argparse.Namespace) -> int:
         output=output,
         manifest=args.manifest,
         progress=False if args.no_progress else None,
+        load=lambda opts: terrain_colorizer(args, opts),  # a run, or a model set's model for --terrain
     )
     main = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 alone prints
     if result.error:
@@ -116,6 +118,8 @@ def colorize(args: argparse.Namespace) -> int:
             f"{done.source.name} → {done.path}: {done.width}×{done.height}, {done.tiles} tiles "
             f"({done.skipped} all-nodata skipped), {done.megapixels_per_second:.2f} Mpx/s"
         )
+    if result.summary:
+        print(result.summary)
     ranks = f" by {result.world_size} processes" if result.world_size > 1 else ""
     skipped = f", {result.count('skipped')} skipped (output exists)" if result.count("skipped") else ""
     print(f"colorized {result.count('written')} image(s){ranks} → {args.out}{skipped}")
@@ -144,6 +148,7 @@ def export(args: argparse.Namespace) -> int:
 
 def evaluate(args: argparse.Namespace) -> int:
     from sarcolor.checkpoint import resolve_checkpoint, run_dir_of
+    from sarcolor.cli.terrain import evaluate_terrain, is_set_or_classifier
     from sarcolor.data.split import Split
     from sarcolor.evaluation.evaluate import evaluate as run_evaluation
     from sarcolor.evaluation.evaluate import evaluate_predictions, write_json
@@ -152,6 +157,10 @@ def evaluate(args: argparse.Namespace) -> int:
 
     progress = False if args.no_progress else None
     split_flags = given(args, DataConfig, prefix="data.")
+    if args.checkpoint and any(map(is_set_or_classifier, args.checkpoint)):
+        if len(args.checkpoint) > 1:
+            raise SarcolorError("a terrain classifier or a model set is evaluated alone (one --checkpoint)")
+        return evaluate_terrain(args, args.checkpoint[0])
     if args.predictions:
         if args.data is None:
             raise SarcolorError("--predictions needs --data (the targets)")

@@ -1,4 +1,5 @@
-"""The ``sarcolor`` command line: data, train, colorize, export, evaluate, report, import, demo.
+"""The ``sarcolor`` command line: data, train, colorize, export, evaluate, report, import, serve,
+models, train-terrain, demo.
 
 The CLI only parses options and prints; the work is done by the library. Configuration flags
 are derived from the option declarations on the dataclasses (:mod:`sarcolor.cli.options`);
@@ -16,8 +17,9 @@ from collections.abc import Sequence
 
 from sarcolor import __version__
 from sarcolor.cli import commands
+from sarcolor.cli import terrain as terrain_commands
 from sarcolor.cli.options import add_options
-from sarcolor.config import SECTIONS, Config, DataConfig, TrainConfig
+from sarcolor.config import SECTIONS, Config, DataConfig, PreprocessConfig, TrainConfig
 from sarcolor.errors import SarcolorError, first_line, one_line, quote
 
 SPLIT_CHOICES = ("train", "val", "test", "all")
@@ -25,7 +27,10 @@ METRIC_CHOICES = ("psnr", "ssim", "mae", "sam")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from sarcolor.app.options import ServeOptions
     from sarcolor.inference.options import InferenceOptions, OutputOptions, SceneOptions
+    from sarcolor.terrain.config import DATA_FIELDS, PREPROCESS_FIELDS, ClassifierOptions
+    from sarcolor.terrain.options import TerrainOptions
 
     parser = argparse.ArgumentParser(
         prog="sarcolor",
@@ -62,7 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("colorize", help="colorize images and GeoTIFF scenes with a trained model")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or globs")
     p.add_argument(
-        "--checkpoint", required=True, metavar="CKPT", help="checkpoint file, run folder or exported .onnx"
+        "--checkpoint",
+        required=True,
+        metavar="CKPT",
+        help="checkpoint file, run folder, model set or exported .onnx",
     )
     p.add_argument(
         "--out",
@@ -77,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         "OUT/sarcolor-manifest.json)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_options(p, TerrainOptions, prefix="terrain.", defaults=True)
     add_options(p, InferenceOptions, prefix="infer.", defaults=True)
     add_options(p, OutputOptions, prefix="output.", defaults=True)
     scene = p.add_argument_group("GeoTIFF scenes (.tif inputs are written as georeferenced .tif)")
@@ -97,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoint",
         action="append",
         metavar="CKPT",
-        help="checkpoint file or run folder; repeat for several runs/seeds (then mean ± std)",
+        help="checkpoint file or run folder; repeat for several runs/seeds (then mean ± std); a terrain "
+        "classifier (accuracy, confusion matrix) or a model set (as a whole, and its classifier)",
     )
     what.add_argument(
         "--predictions", metavar="DIR", help="score these images, matched to the targets by name"
@@ -133,6 +143,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=commands.report)
 
     add_import_parser(sub, OutputOptions)
+
+    p = sub.add_parser("serve", help="the web app and HTTP API on a local port (docs/app.md)")
+    p.add_argument(
+        "--models", nargs="+", required=True, metavar="PATH", help="run folders, checkpoints or model sets"
+    )
+    add_options(p, ServeOptions, prefix="serve.", defaults=True)
+    add_options(p, TerrainOptions, prefix="terrain.", names=["terrain_classifier"], defaults=True)
+    p.set_defaults(func=terrain_commands.serve)
+
+    p = sub.add_parser("models", help="list the models (and terrain classifier) a path holds")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="run folders, checkpoints or model sets")
+    p.set_defaults(func=terrain_commands.models)
+
+    p = sub.add_parser("train-terrain", help="train the terrain classifier of the SAR input")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder, e.g. SET/terrain (created)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_options(p, DataConfig, prefix="data.", names=DATA_FIELDS)
+    add_options(p, PreprocessConfig, prefix="preprocess.", names=PREPROCESS_FIELDS)
+    add_options(p, ClassifierOptions, prefix="classifier.")
+    p.set_defaults(func=terrain_commands.train_terrain)
 
     p = sub.add_parser("demo", help="synthetic data → train → evaluate → colorize → report")
     p.add_argument("--out", default="demo-out", metavar="DIR", help="output folder (default demo-out)")

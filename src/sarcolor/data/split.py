@@ -139,7 +139,10 @@ def split_scenes(
 
 
 def split_for(pairs: Sequence[Pair], data: DataConfig) -> Split:
-    """:func:`split_scenes` with the fractions, seed and hold-outs of a data configuration."""
+    """:func:`split_scenes` with the fractions, seed and hold-outs of a data configuration, or
+    the split of another run when ``data.split_file`` names one (:func:`split_from_file`)."""
+    if data.split_file:
+        return split_from_file(pairs, Path(data.split_file))
     return split_scenes(
         pairs,
         data.val_fraction,
@@ -148,6 +151,26 @@ def split_for(pairs: Sequence[Pair], data: DataConfig) -> Split:
         holdout_terrain=data.holdout_terrain,
         holdout_season=data.holdout_season,
     )
+
+
+def split_from_file(pairs: Sequence[Pair], path: Path) -> Split:
+    """The split of ``path`` (a run folder or its ``split.json``), kept to the groups of ``pairs``.
+
+    Groups of another terrain or dataset listed there are left out; every group of ``pairs``
+    must be listed, or its pairs would silently belong to no split.
+
+    Raises:
+        SarcolorError: the file is unreadable, or groups of ``pairs`` are missing from it.
+    """
+    split = Split.from_split_file(path)
+    listed = {g for ids in split.values() for g in ids}
+    present = {p.split_group for p in pairs}
+    missing = sorted(present - listed)
+    if missing:
+        raise SarcolorError(
+            f"{path}: {len(missing)} split group(s) of the data are not in this split, e.g. {missing[0]}"
+        )
+    return Split(**{name: [g for g in split[name] if g in present] for name in SPLITS})
 
 
 def select_split(pairs: Sequence[Pair], split: Mapping[str, list[str]], name: str) -> list[Pair]:

@@ -71,6 +71,7 @@ def evaluate(
     perceptual: bool = True,
     split_options: dict[str, Any] | None = None,
     progress: bool | None = None,
+    colorizer: Colorizer | None = None,
 ) -> Evaluation:
     """Evaluate a checkpoint on the pairs of ``split`` under ``data`` (default: its training data).
 
@@ -79,13 +80,16 @@ def evaluate(
     receives a grid of the best and worst images; ``predictions_dir`` receives every colorized
     image (named as ``colorize`` names it). ``precision`` is the generator's number format (see
     :class:`~sarcolor.inference.colorizer.Colorizer`); it is recorded in the protocol.
+    ``colorizer`` replaces the checkpoint's (e.g. a model set's
+    :class:`~sarcolor.terrain.routing.TerrainRouter`; then ``checkpoint`` only names the source).
 
     An imported generator (``sarcolor import``) stores no split and no baselines: the split is
     recomputed from ``data`` (``split_options``: the ``split`` group of
     :class:`~sarcolor.config.DataConfig`, else its defaults), the baselines are fitted on its
     train part, and the protocol says so (``split_note``).
     """
-    colorizer = Colorizer(checkpoint, device, batch_size=batch_size, precision=precision)
+    if colorizer is None:
+        colorizer = Colorizer(checkpoint, device, batch_size=batch_size, precision=precision)
     cfg, meta = colorizer.config, colorizer.meta
     if data is None and not cfg.data.root:
         raise SarcolorError(f"{colorizer.path}: the checkpoint names no dataset; give --data DIR")
@@ -120,7 +124,9 @@ def evaluate(
 
     def predict(chunk: Sequence[Pair], sources: list[np.ndarray]) -> list[np.ndarray]:
         # scored as the 8-bit images they become, exactly like another tool's PNG files
-        preds = [to_uint8(p) for p in colorizer.colorize_many(sources)]
+        # a conditioned generator is told each pair's terrain (terrain models by the router)
+        terrains = [p.terrain or "-" for p in chunk]
+        preds = [to_uint8(p) for p in colorizer.colorize_many(sources, terrains=terrains)]
         for pair, pred in zip(chunk, preds, strict=True):
             if pair.name in targets:
                 write_rgb_png(targets[pair.name], pred)

@@ -60,6 +60,7 @@ class ArchiveResult:
     manifest: Path | None = None
     world_size: int = 1
     notes: list[str] = field(default_factory=list)
+    summary: str | None = None  # a terrain router's tiles per terrain (this rank's)
 
     def count(self, status: str) -> int:
         return sum(1 for item in self.items if item["status"] == status)
@@ -96,21 +97,26 @@ def colorize_archive(
     manifest: str | Path | None = None,
     progress: bool | None = None,
     log: Callable[[str], None] = tqdm.write,
+    load: Callable[[InferenceOptions], Any] | None = None,
 ) -> ArchiveResult:
     """Plan, shard, colorize and report ``inputs`` into ``out`` (see the module docstring).
 
+    ``load`` builds the colorizer from the options with this rank's device (default:
+    ``Colorizer(checkpoint)``; the CLI passes one that opens model sets and routes terrains).
     Every rank calls this with the same arguments. Raises what planning raises (on every rank);
     a failure while colorizing with ``--on-bad-sample error`` is returned in ``error``.
     """
     ctx = from_environment()
     _join(ctx)
     try:
-        return _run(ctx, inputs, Path(out), checkpoint, options, scene, output, manifest, progress, log)
+        return _run(ctx, inputs, Path(out), checkpoint, options, scene, output, manifest, progress, log, load)
     finally:
         _leave(ctx)
 
 
-def _run(ctx, inputs, out, checkpoint, options, scene, output, manifest, progress, log) -> ArchiveResult:
+def _run(
+    ctx, inputs, out, checkpoint, options, scene, output, manifest, progress, log, load
+) -> ArchiveResult:
     from sarcolor.inference.colorizer import Colorizer
 
     plan: list[Job] | str = []
@@ -131,7 +137,8 @@ def _run(ctx, inputs, out, checkpoint, options, scene, output, manifest, progres
     result = ArchiveResult(manifest=manifest_path, world_size=ctx.world_size)
     if skipped and ctx.is_main:
         log(f"--skip-existing: {len(skipped)} of {len(plan)} input(s) already have their output")
-    colorizer = Colorizer(checkpoint, **vars(_device_of(ctx, options)))
+    mine_options = _device_of(ctx, options)
+    colorizer = load(mine_options) if load is not None else Colorizer(checkpoint, **vars(mine_options))
     if colorizer.despeckle_note:
         result.notes.append(colorizer.despeckle_note)
     sync = _Progress(ctx, len(todo), progress) if ctx.enabled else None
@@ -168,6 +175,8 @@ def _run(ctx, inputs, out, checkpoint, options, scene, output, manifest, progres
             "error": error,
         }
     )
+    if hasattr(colorizer, "summary"):
+        result.summary = colorizer.summary()
     errors = [g["error"] for g in gathered if g["error"]]
     result.error = errors[0] if errors else None
     result.items = _items(plan, skipped, gathered)

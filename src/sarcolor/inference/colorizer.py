@@ -22,6 +22,7 @@ from sarcolor.inference.tiling import Blender, blend_window, pad_to_plan, plan_t
 from sarcolor.models.fast import InferenceGenerator, inference_model
 from sarcolor.runtime import place, resolve_device, resolve_precision
 from sarcolor.sar.speckle import parse_despeckle
+from sarcolor.terrain.condition import condition_input
 
 if TYPE_CHECKING:
     from sarcolor.inference.onnx_backend import OnnxGenerator
@@ -113,9 +114,19 @@ class Colorizer:
         """(H, W, C) float in [0, 1] (C = 1 or 3) → (H, W, 3) sRGB float in [0, 1]."""
         return self.colorize_many([image])[0]
 
+    @property
+    def condition_terrains(self) -> list[str]:
+        """The terrains a conditioned generator takes (``--condition terrain``); empty for a plain one."""
+        return list(self.config.model.condition_terrains) if self.config.model.condition_channels else []
+
     @torch.inference_mode()
-    def colorize_many(self, images: Sequence[np.ndarray], progress: bool = False) -> list[np.ndarray]:
-        """Colorize several images, batching tiles across them."""
+    def colorize_many(
+        self, images: Sequence[np.ndarray], progress: bool = False, terrains: Sequence[str] | None = None
+    ) -> list[np.ndarray]:
+        """Colorize several images, batching tiles across them.
+
+        ``terrains`` (one per image) is what a conditioned generator is told; plain ones ignore it.
+        """
         plans = [plan_tiles(im.shape[0], im.shape[1], TILE, self.overlap) for im in images]
         blenders = [Blender(p, 3, self.window) for p in plans]
         pre = self.config.preprocess
@@ -125,7 +136,8 @@ class Colorizer:
         bar = tqdm(total=len(jobs), desc="tiles", unit="tile", disable=not progress, leave=False)
         for chunk in chunked(jobs, self.batch_size):
             tiles = np.stack([padded[i][top : top + TILE, left : left + TILE] for i, (top, left) in chunk])
-            out = self.predict(torch.from_numpy(tiles).permute(0, 3, 1, 2))
+            tile_terrains = None if terrains is None else [terrains[i] for i, _ in chunk]
+            out = self.predict(torch.from_numpy(tiles).permute(0, 3, 1, 2), tile_terrains)
             for (i, origin), tile_rgb in zip(chunk, out, strict=True):
                 blenders[i].add(origin, tile_rgb)
             bar.update(len(chunk))
@@ -133,10 +145,13 @@ class Colorizer:
         return [b.result() for b in blenders]
 
     @torch.inference_mode()
-    def predict(self, tiles: torch.Tensor) -> np.ndarray:
-        """(B, C, H, W) images in [0, 1] (SAR in its radiometric scale) → (B, H, W, 3) sRGB float32."""
+    def predict(self, tiles: torch.Tensor, terrains: Sequence[str] | None = None) -> np.ndarray:
+        """(B, C, H, W) images in [0, 1] (SAR in its radiometric scale) → (B, H, W, 3) sRGB float32.
+
+        ``terrains`` (B names) feed a conditioned generator, which needs them; plain ones ignore it.
+        """
         net_in = encode_input(tiles.to(self.device), self.config.preprocess)
-        out = self.model(net_in)
+        out = self.model(condition_input(net_in, terrains, self.config))
         check_finite_output(out, self.path)
         rgb = decode_output(out, net_in, self.config.preprocess)
         return rgb.permute(0, 2, 3, 1).float().cpu().numpy()

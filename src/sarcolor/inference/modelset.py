@@ -20,6 +20,11 @@ records (read from checkpoint metadata only: no weights are loaded), and
    confidence)``) and rule 2 applies. Without a classifier, a model trained on every terrain
    is used if the set has one (terrain ``any``); a set of terrain models alone is refused with
    a message that lists the terrains to choose from, rather than guessing one.
+
+A *conditioned* model (``train --condition terrain``) covers the terrains it knows and must be
+told one: with terrain ``auto`` it asks the classifier too. A model set folder may hold a
+terrain classifier (``sarcolor train-terrain --out SET/terrain``); it becomes the registry's
+classifier. Classifying per tile rather than per request is :mod:`sarcolor.terrain.routing`'s.
 """
 
 from __future__ import annotations
@@ -79,6 +84,7 @@ class ModelInfo:
     metrics: dict[str, Any] | None = None
     arch: str = "sarcolor U-Net-256"
     imported_from: str | None = None
+    conditioned: bool = False  # takes the terrain as an input (its terrains are those it knows)
 
     def covers(self, terrain: str) -> bool:
         return not self.terrains or terrain in self.terrains
@@ -97,6 +103,7 @@ class ModelInfo:
             "metrics": self.metrics,
             "arch": self.arch,
             "imported_from": self.imported_from,
+            "conditioned": self.conditioned,
         }
 
 
@@ -119,6 +126,7 @@ class ModelRegistry:
 
     models: list[ModelInfo]
     classifier: TerrainClassifier | None = None
+    root: Path | None = None  # the model set folder, when the registry is one
     _by_id: dict[str, ModelInfo] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -151,7 +159,11 @@ class ModelRegistry:
 
     def needs_image(self, model: str = AUTO, terrain: str = AUTO) -> bool:
         """Whether :meth:`choose` will call the classifier (and so needs the image)."""
-        return model == AUTO and terrain == AUTO and len(self.models) > 1 and self.classifier is not None
+        if terrain != AUTO or self.classifier is None:
+            return False
+        if model != AUTO:
+            return model in self._by_id and self._by_id[model].conditioned
+        return len(self.models) > 1 or self.models[0].conditioned
 
     def choose(
         self, model: str = AUTO, terrain: str = AUTO, image: Callable[[], np.ndarray] | None = None
@@ -169,6 +181,15 @@ class ModelRegistry:
         self.check_names(model, terrain)
         if model != AUTO:
             chosen = self.get(model)
+            if terrain == AUTO and chosen.conditioned:
+                inferred, confidence = self._classify(
+                    image, f"model {chosen.id!r} is conditioned on the terrain"
+                )
+                if not chosen.covers(inferred):
+                    raise SelectionError(
+                        f"the terrain looks like {inferred}, which model {chosen.id!r} does not know"
+                    )
+                return Choice(chosen, inferred, confidence)
             if terrain == AUTO:
                 return Choice(chosen, chosen.terrains[0] if len(chosen.terrains) == 1 else ANY_TERRAIN)
             if not chosen.covers(terrain):
@@ -178,12 +199,12 @@ class ModelRegistry:
             return Choice(chosen, terrain)
         if terrain != AUTO:
             return Choice(self._for_terrain(terrain), terrain)
-        if len(self.models) == 1:
+        if len(self.models) == 1 and not self.models[0].conditioned:
             only = self.models[0]
             return Choice(only, only.terrains[0] if len(only.terrains) == 1 else ANY_TERRAIN)
         if self.classifier is not None and image is not None:
-            inferred, confidence = self.classifier(image())
-            return Choice(self._for_terrain(inferred), inferred, float(confidence))
+            inferred, confidence = self._classify(image, "")
+            return Choice(self._for_terrain(inferred), inferred, confidence)
         general = [m for m in self.models if not m.terrains]
         if general:
             return Choice(general[0], ANY_TERRAIN)
@@ -191,6 +212,18 @@ class ModelRegistry:
             "terrain 'auto' needs a terrain classifier, which this model set does not have; "
             f"choose a terrain: {', '.join(self.terrains)}"
         )
+
+    def _classify(self, image: Callable[[], np.ndarray] | None, why: str) -> tuple[str, float]:
+        if self.classifier is None or image is None:
+            raise SelectionError(
+                f"{why}: choose a terrain ({', '.join(self.terrains)}); there is no terrain classifier"
+            )
+        inferred, confidence = self.classifier(image())
+        return inferred, float(confidence)
+
+    def model_for(self, terrain: str) -> ModelInfo:
+        """The model rule 2 picks for ``terrain`` (raises :class:`SelectionError` when none fits)."""
+        return self._for_terrain(terrain)
 
     def _for_terrain(self, terrain: str) -> ModelInfo:
         fitting = [m for m in self.models if m.covers(terrain)]
@@ -207,20 +240,28 @@ def load_registry(paths: Sequence[str | Path], classifier: TerrainClassifier | N
     Raises:
         SarcolorError: a path holds no model, or a checkpoint is unreadable.
     """
+    from sarcolor.terrain.classifier import Classifier, classifier_file
+
     found: list[tuple[Path, str]] = []  # (checkpoint, name)
+    classifiers: list[Path] = []
+    root = None
     for raw in paths:
         path = Path(raw)
         if not path.exists():
             raise SarcolorError(f"{path}: not found (expected a checkpoint, a run folder or a model set)")
+        if (own := classifier_file(path)) is not None:
+            classifiers.append(own)
+            continue
         if path.is_file():
             found.append((path, _run_name(path)))
             continue
         if _is_run(path):
             found.append((resolve_checkpoint(path), path.resolve().name))
             continue
-        members = sorted(
-            (p for p in path.iterdir() if p.is_dir() and _is_run(p)), key=lambda p: p.name.lower()
-        )
+        folders = sorted((p for p in path.iterdir() if p.is_dir()), key=lambda p: p.name.lower())
+        classifiers += [c for p in folders if (c := classifier_file(p)) is not None]
+        members = [p for p in folders if classifier_file(p) is None and _is_run(p)]
+        root = path if root is None else root
         if not members:
             raise SarcolorError(
                 f"{path}: no models here (expected {CHECKPOINT_DIR}/step_*.safetensors in it or in "
@@ -233,7 +274,11 @@ def load_registry(paths: Sequence[str | Path], classifier: TerrainClassifier | N
         model_id = _unique(_slug(name), ids)
         ids.add(model_id)
         models.append(read_model(checkpoint, model_id, name))
-    return ModelRegistry(models, classifier)
+    if not models and classifiers:
+        raise SarcolorError(f"{classifiers[0]}: a terrain classifier, but no models to colorize with")
+    if classifier is None and classifiers:
+        classifier = Classifier(classifiers[0])  # the first set's classifier
+    return ModelRegistry(models, classifier, root)
 
 
 def read_model(checkpoint: Path, model_id: str, name: str) -> ModelInfo:
@@ -241,11 +286,13 @@ def read_model(checkpoint: Path, model_id: str, name: str) -> ModelInfo:
     meta = read_meta(checkpoint)
     cfg = meta.config
     pre = cfg.preprocess
+    conditioned = cfg.model.condition_channels > 0
     return ModelInfo(
         id=model_id,
         name=name,
         path=checkpoint,
-        terrains=list(cfg.data.terrains),
+        terrains=list(cfg.model.condition_terrains if conditioned else cfg.data.terrains),
+        conditioned=conditioned,
         input=pre.input,
         target=pre.target,
         bands=list(pre.bands),
@@ -295,11 +342,18 @@ def format_models(registry: ModelRegistry) -> str:
     lines = [head, "─" * len(head)]
     for m in registry.models:
         terrains = ", ".join(m.terrains) or "all"
+        terrains = f"{terrains} (conditioned)" if m.conditioned else terrains
         lines.append(
             f"{m.id:<20}{terrains:<24}{m.input + '→' + m.target:<16}{'+'.join(m.bands):<10}{m.step:>8}  "
             + _scores(m.metrics)
         )
-    lines.append(f"terrain auto: {'classifier' if registry.classifier else _auto_note(registry)}")
+    if registry.classifier is not None:
+        from sarcolor.terrain.classifier import Classifier, describe
+
+        shown = describe(registry.classifier) if isinstance(registry.classifier, Classifier) else "a callable"
+        lines.append(f"terrain auto: the terrain classifier ({shown})")
+    else:
+        lines.append(f"terrain auto: {_auto_note(registry)}")
     return "\n".join(lines)
 
 

@@ -92,7 +92,7 @@ def export_onnx(
     ensure_writable(out.parent)
     meta, states = read_checkpoint(source, ["G"])
     net = fold_batchnorm(loaded_generator(meta.config, states["G"], source).eval())
-    channels = meta.config.preprocess.in_channels
+    channels = meta.config.preprocess.in_channels + meta.config.model.condition_channels  # + terrain planes
     log(f"{source.name}: exporting the generator (BatchNorm folded, opset {options.opset})…")
     model = _export(net, channels, options.opset)
     props = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from sarcolor.config import Config
+from sarcolor.models.conditioned import FiLMUNetGenerator
 from sarcolor.models.discriminator import PatchDiscriminator
 from sarcolor.models.generator import UNetGenerator
 from sarcolor.models.init import init_weights
@@ -30,13 +31,19 @@ def build_generator(cfg: Config) -> nn.Module:
         from sarcolor.models.foreign import ForeignArch
 
         return ForeignArch.from_dict(model.foreign).build_for_sarcolor()
-    return UNetGenerator(pre.in_channels, pre.out_channels, model.ngf, model.dropout)
+    extra = model.condition_channels  # one-hot terrain planes of a conditioned generator
+    if extra and model.condition_at == "bottleneck":
+        return FiLMUNetGenerator(pre.in_channels, pre.out_channels, model.ngf, model.dropout, terrains=extra)
+    return UNetGenerator(pre.in_channels + extra, pre.out_channels, model.ngf, model.dropout)
 
 
 def build_discriminator(cfg: Config) -> PatchDiscriminator:
-    """The discriminator of ``cfg``: it sees the input and the (real or generated) output."""
+    """The discriminator of ``cfg``: it sees the input (with any terrain planes) and the (real or
+    generated) output."""
     pre = cfg.preprocess
-    return PatchDiscriminator(pre.in_channels + pre.out_channels, cfg.model.ndf)
+    return PatchDiscriminator(
+        pre.in_channels + cfg.model.condition_channels + pre.out_channels, cfg.model.ndf
+    )
 
 
 def build_networks(cfg: Config) -> tuple[nn.Module, PatchDiscriminator]:

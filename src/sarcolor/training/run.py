@@ -25,6 +25,7 @@ from sarcolor.evaluation.baselines import fit_baselines
 from sarcolor.models.build import build_networks
 from sarcolor.outputs import atomic_write, check_free_space, ensure_writable
 from sarcolor.runtime import resolve_compile, resolve_precision
+from sarcolor.terrain.condition import decide_terrains
 from sarcolor.training.distributed import DistContext
 from sarcolor.training.runlog import trim_log, write_split
 
@@ -96,6 +97,7 @@ def prepare(
         scale, reason = ctx.share(decided)
         cfg = cfg.replace(preprocess={"sar_scale": scale})
         echo(f"SAR scale: {scale} — {reason}")
+    cfg = decide_terrains(cfg, [p.terrain for p in found.pairs], cfg.data.root)  # --condition terrain
     if ctx.is_main:
         _check_writable(run_dir)
         _check_disk(run_dir, cfg)

@@ -19,6 +19,7 @@ from sarcolor.data.records import Batch
 from sarcolor.data.split import Split
 from sarcolor.figures import image_grid, read_metrics_log, save_image
 from sarcolor.outputs import atomic_write
+from sarcolor.terrain.condition import condition_input
 from sarcolor.training.pix2pix import Pix2Pix, masked_l1
 
 Echo = Callable[[str], None]
@@ -72,7 +73,7 @@ def fixed_batch(pairs: list[Pair], cfg: Config, size: int = 4) -> Batch | None:
 def write_samples(model: Pix2Pix, batch: Batch, cfg: Config, path: Path) -> float:
     """Save input | generated | optical for the fixed batch; return its L1 (valid pixels) in eval mode."""
     model.G.eval()
-    x = batch.input.to(model.device)
+    x = condition_input(batch.input, batch.terrain, cfg).to(model.device)
     out = model.G.forward(x)  # eager: compiling an eval-mode graph for 4 images would cost more
     target = batch.target.to(model.device)
     if batch.all_valid:

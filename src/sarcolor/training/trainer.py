@@ -45,6 +45,7 @@ from sarcolor.data.records import Batch
 from sarcolor.errors import SarcolorError
 from sarcolor.figures import plot_losses, read_metrics_log
 from sarcolor.runtime import resolve_device
+from sarcolor.terrain.condition import condition_input
 from sarcolor.training import distributed
 from sarcolor.training.distributed import DistContext, ShardedBatchSampler, check_replicas
 from sarcolor.training.pix2pix import NonFiniteLossError, Pix2Pix
@@ -171,7 +172,7 @@ def run_loop(
             while step < run.total:
                 batch = _next_batch(batches)
                 guard.bad_samples(batch.skipped)
-                x = batch.input.to(device, non_blocking=True)
+                x = condition_input(batch.input, batch.terrain, cfg).to(device, non_blocking=True)
                 y = batch.target.to(device, non_blocking=True)
                 mask = None if batch.all_valid else batch.mask.to(device, non_blocking=True)
                 try:
