@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sarcolor.errors import SarcolorError
-from sarcolor.inference.modelset import TerrainClassifier
 from sarcolor.options import option
+
+if TYPE_CHECKING:
+    from sarcolor.inference.modelset import TerrainClassifier
 
 
 @dataclass(frozen=True)
