@@ -38,16 +38,17 @@ from machine import cpu_name
 from quality_tables import render_section, write_section
 from sarcolor.checkpoint import read_meta
 from sarcolor.config import Config
-from sarcolor.data.discovery import discover_pairs
 from sarcolor.data.io import read_image
+from sarcolor.data.sources import discover_pairs, source_of
 from sarcolor.data.split import select_split
-from sarcolor.data.synthetic import make_synthetic_dataset
 from sarcolor.demo import demo_config
 from sarcolor.evaluation.evaluate import evaluate
 from sarcolor.evaluation.periodic import PERIODS, grid_scores
-from sarcolor.recipes import RECIPES, merge_recipe
+from sarcolor.models import build_networks
 from sarcolor.runtime import resolve_device, resolve_precision
-from sarcolor.training.pix2pix import Pix2Pix, build_networks
+from sarcolor.synthetic import make_synthetic_dataset
+from sarcolor.training.pix2pix import Pix2Pix
+from sarcolor.training.recipes import RECIPES, apply_recipe, given_fields
 from sarcolor.training.trainer import train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,7 +101,8 @@ def fold_config(recipe: str, values: dict, budget: dict, seed: int, device: str)
     }
     for section, part in values.items():
         base.setdefault(section, {}).update(part)
-    return Config.from_dict(merge_recipe(base, recipe)).validate()
+    base["train"]["recipe"] = recipe
+    return apply_recipe(Config.from_dict(base).validate(), given_fields(values)).validate()
 
 
 def run_one(cfg: Config, run_dir: Path, device: str) -> dict:
@@ -144,7 +146,9 @@ def periodic_scores(cfg: Config, run_dir: Path) -> dict:
     """The periodic-pattern scores of the saved test predictions and of their targets."""
     checkpoint = sorted((run_dir / "checkpoints").glob("*.safetensors"))[-1]
     pairs = select_split(discover_pairs(cfg.data.root).pairs, read_meta(checkpoint).split, "test")
-    outputs = [read_image(run_dir / "test_predictions" / f"{p.s1.stem}.png") for p in pairs]
+    outputs = [
+        read_image(run_dir / "test_predictions" / f"{source_of(p).prediction_stem(p)}.png") for p in pairs
+    ]
     targets = [read_image(p.s2) for p in pairs]
     return {"model": grid_scores(outputs), "target": grid_scores(targets)}
 
@@ -198,7 +202,7 @@ def real_folds(root: Path) -> list[str]:
     pairs = discover_pairs(root).pairs
     scenes: dict[str, set[str]] = {}
     for p in pairs:
-        scenes.setdefault(p.terrain or "-", set()).add(p.scene)
+        scenes.setdefault(p.terrain or "-", set()).add(p.split_group)
     for terrain, ids in scenes.items():
         shared = ids & set().union(*(v for k, v in scenes.items() if k != terrain))
         if shared:
@@ -210,15 +214,13 @@ def run_config(
     recipe: str, values: dict, budget: dict, dataset: str, root: Path, fold: str, seed: int, device: str
 ) -> Config:
     """A fold's configuration: the terrain ``fold`` held out (real), or the demo's split (synthetic)."""
-    cfg = fold_config(recipe, values, budget, seed, device)
-    cfg.data.root = str(root)
+    cfg = fold_config(recipe, values, budget, seed, device).replace(data={"root": str(root)})
     if dataset == "real":
-        cfg.data.holdout_terrain = fold
-        cfg.data.val_fraction = cfg.data.test_fraction = 0.0
+        cfg = cfg.replace(data={"holdout_terrain": fold, "val_fraction": 0.0, "test_fraction": 0.0})
     else:
         split = demo_config(root, budget["steps"], budget["ngf"], seed, device).data
-        cfg.data.split_seed = split.split_seed
-        cfg.data.val_fraction, cfg.data.test_fraction = split.val_fraction, split.test_fraction
+        keys = ("split_seed", "val_fraction", "test_fraction")
+        cfg = cfg.replace(data={k: getattr(split, k) for k in keys})
     return cfg.validate()
 
 
