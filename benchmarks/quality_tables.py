@@ -34,18 +34,27 @@ def _beats(metric: str, model: float, baseline: float) -> bool:
 
 
 def summarise(runs: list[dict]) -> dict:
-    """One variant on one dataset: per seed the mean over folds, then statistics over seeds."""
+    """One variant on one dataset: the mean over folds of each fold's mean over seeds; the spread
+    over the seeds that ran every fold (a seed with only some folds would weigh those folds)."""
+    folds = sorted({r["fold"] for r in runs})
     by_seed: dict[int, list[dict]] = defaultdict(list)
+    by_fold: dict[str, list[dict]] = defaultdict(list)
     for r in runs:
         by_seed[r["seed"]].append(r)
-    seed_means = {
-        m: [float(np.mean([r["model"][m] for r in rs])) for rs in by_seed.values()] for m in METRICS
-    }
-    one_seed = next(iter(by_seed.values()))  # the baselines depend on the folds only
+        by_fold[r["fold"]].append(r)
+    complete = [rs for rs in by_seed.values() if sorted(r["fold"] for r in rs) == folds]
+    seed_means = {m: [float(np.mean([r["model"][m] for r in rs])) for rs in complete] for m in METRICS}
+    one_per_fold = [rs[0] for rs in by_fold.values()]  # the baselines depend on the folds only
     baselines = {
-        b: {m: float(np.mean([r["baselines"][b][m] for r in one_seed])) for m in METRICS} for b in BASELINES
+        b: {m: float(np.mean([r["baselines"][b][m] for r in one_per_fold])) for m in METRICS}
+        for b in BASELINES
     }
-    model = {m: float(np.mean(v)) for m, v in seed_means.items()}
+    model = {
+        m: float(np.mean([np.mean([r["model"][m] for r in rs]) for rs in by_fold.values()])) for m in METRICS
+    }
+    for m in METRICS:
+        if not seed_means[m]:
+            seed_means[m] = [model[m]]
     return {
         "seed_means": seed_means,
         "model": model,
@@ -56,7 +65,7 @@ def summarise(runs: list[dict]) -> dict:
         "images_per_s": float(np.median([r.get("train_images_per_s", r["images_per_s"]) for r in runs])),
         "g_params": runs[0]["g_params"],
         "d_params": runs[0]["d_params"],
-        "seeds": len(by_seed),
+        "seeds": len(complete),
         "folds": len({r["fold"] for r in runs}),
     }
 
@@ -95,7 +104,9 @@ def render_section(results: list[dict], header: dict) -> str:
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|",
         ]
         for v, s in summaries.items():
-            cells = [_pm(m, s["seed_means"][m]) for m in METRICS]
+            cells = [
+                _pm(m, s["seed_means"][m]) if s["seeds"] > 1 else _fmt(m, s["model"][m]) for m in METRICS
+            ]
             mc, lut = s["beats"]["mean_colour"], s["beats"]["level_lut"]
             lines.append(
                 f"| {v} | " + " | ".join(cells) + f" | {s['grid_mean']:+.2f} / {s['grid_max']:+.2f} "
