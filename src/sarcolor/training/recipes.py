@@ -9,8 +9,10 @@ stored too, so a checkpoint records what ran, whichever recipe it started from.
   convolutions, one 70×70 PatchGAN, BCE + 100·L1, Adam 2e-4 / β₁ 0.5 for both networks. The
   defaults: its preset only names them.
 * ``pix2pixhd`` — pix2pixHD's discriminator side (Wang et al. 2018: three scales, LSGAN,
-  feature matching ×10) at pix2pix's generator cost, with the small-data levers that measured
-  best on real SEN1-2 scenes (``docs/quality.md``). See :data:`RECIPES`.
+  feature matching ×10), DiffAugment of what D sees, and the resize decoder, which removed the
+  dot grid of the transposed convolutions on real SEN1-2 scenes. On two training scenes its
+  discriminator side did not measure better than pix2pix's; the best small-data figures came
+  from the resize decoder with an L1-dominated loss (``docs/quality.md``). See :data:`RECIPES`.
 
 Example:
     >>> from sarcolor.config import Config
