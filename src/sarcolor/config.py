@@ -33,6 +33,10 @@ CompileMode = Literal["auto", "on", "off"]
 Condition = Literal["none", "terrain"]
 ConditionAt = Literal["input", "bottleneck"]
 Arch = Literal["sarcolor_unet", "pix2pix_unet", "sar2optical_unet"]
+GanLoss = Literal["bce", "lsgan", "hinge"]  # as sarcolor.models.losses.GanLoss
+Upsample = Literal["transpose", "resize"]  # as sarcolor.models.generator.Upsample
+UpsampleInit = Literal["normal", "bilinear"]
+RecipeName = Literal["pix2pix", "pix2pixhd"]  # presets: sarcolor.training.recipes
 DEVICES: tuple[str, ...] = get_args(DeviceName)
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 INPUT_MODES: tuple[str, ...] = get_args(InputMode)
@@ -264,6 +268,21 @@ class ModelConfig:
         help="the terrains a conditioned generator knows, in one-hot order; repeat for several",
         default_text="the training data's terrains",
     )
+    # issue 13: the founding values are the defaults, so checkpoints without these keys load as before
+    upsample: Upsample = option(
+        "transpose",
+        help="the generator's decoder: transpose (pix2pix's 4×4 stride-2 transposed convolutions) or "
+        "resize (nearest ×2 + 3×3 convolution: no checkerboard; 2.25× the decoder's multiply-adds)",
+    )
+    upsample_init: UpsampleInit = option(
+        "normal",
+        help="the transposed convolutions at step 0: normal (pix2pix, N(0, 0.02) per tap) or bilinear "
+        "(bilinear upsampling of a random 1×1 convolution: no dot grid in the untrained generator)",
+    )
+    d_scales: int = option(
+        1, low=1, high=3, help="discriminator scales: the PatchGAN on the pair and 2×/4× downsampled copies"
+    )
+    spectral_norm: bool = option(False, help="spectral normalisation of every discriminator convolution")
 
     def validate(self, source: str = "configuration") -> None:
         check_fields(self, source, "model.")
@@ -314,6 +333,22 @@ class TrainConfig:
     beta1: float = option(0.5, low=0.0, high=1.0, high_open=True, help="Adam β1")
     beta2: float = option(0.999, low=0.0, high=1.0, high_open=True, help="Adam β2")
     lambda_l1: float = option(100.0, low=0.0, help="weight of the L1 loss")
+    recipe: RecipeName = option(
+        "pix2pix",
+        help="preset of the options below that were not given: pix2pix, the founding description; "
+        "pix2pixhd, the discriminator side of pix2pixHD and the small-data levers (docs/quality.md)",
+    )
+    gan_loss: GanLoss = option("bce", help="adversarial loss: bce (pix2pix), lsgan (pix2pixHD) or hinge")
+    lambda_fm: float = option(0.0, low=0.0, help="weight of discriminator feature matching (pix2pixHD: 10)")
+    d_augment: str = option(
+        "",
+        metavar="POLICY",
+        help="DiffAugment of what D sees, a comma-separated subset of translation, cutout, color",
+        default_text="none",
+    )
+    lr_d: float | None = option(
+        None, low=0.0, low_open=True, help="the discriminator's Adam learning rate", default_text="--lr"
+    )
     lr_decay_fraction: float = option(
         0.0,
         low=0.0,
@@ -356,6 +391,12 @@ class TrainConfig:
 
     def validate(self, source: str = "configuration") -> None:
         check_fields(self, source, "train.")
+        from sarcolor.models.augment import parse_policy  # the policy's names live with the transforms
+
+        try:
+            parse_policy(self.d_augment)
+        except ValueError as exc:
+            raise SarcolorError(f"{source}: train.d_augment: {exc}") from None
         if self.steps is not None and self.epochs is not None:
             raise SarcolorError(f"{source}: give either --steps or --epochs, not both")
 

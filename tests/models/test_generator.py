@@ -72,3 +72,28 @@ def test_eval_mode_is_deterministic_and_train_mode_is_stochastic():
     assert torch.equal(g(x), g(x))
     g.train()
     assert not torch.equal(g(x), g(x))  # dropout
+
+
+def test_resize_decoder_shapes_parameters_and_fast_inference():
+    from sarcolor.config import Config
+    from sarcolor.models import build_networks, inference_model
+
+    g = UNetGenerator(1, 3, ngf=8, upsample="resize")
+    plain = UNetGenerator(1, 3, ngf=8)
+    assert not [m for m in g.modules() if isinstance(m, nn.ConvTranspose2d)]
+    assert sum(isinstance(m, nn.Upsample) for m in g.modules()) == 8
+    # the decoder's 4×4 transposed kernels become 3×3 kernels: 9/16 of the decoder's weights
+    weights = lambda net: sum(  # noqa: E731
+        m.weight.numel()
+        for m in [*net.up.modules(), *net.last.modules()]
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))
+    )
+    assert weights(g) * 16 == weights(plain) * 9 and n_params(g) < n_params(plain)
+    x = torch.randn(2, 1, 256, 256)
+    g.eval()
+    with torch.no_grad():
+        out = g(x)
+        fast = inference_model(g, torch.device("cpu"), "fp32")(x)
+    assert out.shape == (2, 3, 256, 256) and torch.allclose(fast, out, atol=1e-5)
+    built, _ = build_networks(Config().replace(model={"ngf": 8, "upsample": "resize"}).validate())
+    assert isinstance(built.last, nn.Sequential) and isinstance(built.last[0], nn.Upsample)

@@ -53,9 +53,15 @@ def data(args: argparse.Namespace) -> int:
 
 
 def build_config(args: argparse.Namespace) -> Config:
-    """Defaults ← ``--config`` YAML ← flags."""
+    """Defaults ← ``--config`` YAML ← flags; then ``train.recipe``'s preset on what neither set."""
+    from sarcolor.textfiles import read_yaml
+    from sarcolor.training.recipes import apply_recipe, given_fields
+
     cfg = Config.from_yaml(args.config) if args.config else Config()
-    return with_overrides(cfg, overrides(args)).validate(args.config or "flags")
+    flags = overrides(args)
+    cfg = with_overrides(cfg, flags).validate(args.config or "flags")
+    yaml_values = (read_yaml(args.config) or {}) if args.config else {}
+    return apply_recipe(cfg, given_fields(yaml_values, flags)).validate(args.config or "flags")
 
 
 def train(args: argparse.Namespace) -> int:

@@ -8,7 +8,10 @@ from sarcolor.config import Config
 from sarcolor.models.conditioned import FiLMUNetGenerator
 from sarcolor.models.discriminator import PatchDiscriminator
 from sarcolor.models.generator import UNetGenerator
-from sarcolor.models.init import init_weights
+from sarcolor.models.init import init_upsampling_bilinear, init_weights
+from sarcolor.models.multiscale import MultiScaleDiscriminator, add_spectral_norm
+
+Discriminator = PatchDiscriminator | MultiScaleDiscriminator
 
 
 def build_generator(cfg: Config) -> nn.Module:
@@ -33,22 +36,44 @@ def build_generator(cfg: Config) -> nn.Module:
         return ForeignArch.from_dict(model.foreign).build_for_sarcolor()
     extra = model.condition_channels  # one-hot terrain planes of a conditioned generator
     if extra and model.condition_at == "bottleneck":
-        return FiLMUNetGenerator(pre.in_channels, pre.out_channels, model.ngf, model.dropout, terrains=extra)
-    return UNetGenerator(pre.in_channels + extra, pre.out_channels, model.ngf, model.dropout)
+        return FiLMUNetGenerator(
+            pre.in_channels, pre.out_channels, model.ngf, model.dropout, model.upsample, terrains=extra
+        )
+    return UNetGenerator(pre.in_channels + extra, pre.out_channels, model.ngf, model.dropout, model.upsample)
 
 
-def build_discriminator(cfg: Config) -> PatchDiscriminator:
-    """The discriminator of ``cfg``: it sees the input (with any terrain planes) and the (real or
-    generated) output."""
-    pre = cfg.preprocess
-    return PatchDiscriminator(
-        pre.in_channels + cfg.model.condition_channels + pre.out_channels, cfg.model.ndf
-    )
+def _discriminator(cfg: Config) -> Discriminator:
+    """The founding :class:`PatchDiscriminator` (its checkpoints keep their tensor names), unless
+    it must judge several scales or return features for feature matching: then a
+    :class:`MultiScaleDiscriminator`. It sees the input (with any terrain planes) and the (real
+    or generated) output."""
+    pre, model = cfg.preprocess, cfg.model
+    channels = pre.in_channels + model.condition_channels + pre.out_channels
+    if model.d_scales == 1 and cfg.train.lambda_fm == 0:
+        return PatchDiscriminator(channels, model.ndf)
+    return MultiScaleDiscriminator(channels, model.ndf, model.d_scales)
 
 
-def build_networks(cfg: Config) -> tuple[nn.Module, PatchDiscriminator]:
-    """The generator and discriminator of a configuration, initialised N(0, 0.02)."""
-    g, d = build_generator(cfg), build_discriminator(cfg)
+def build_discriminator(cfg: Config) -> Discriminator:
+    """The discriminator of ``cfg`` (untrained): it sees the input and the (real or generated)
+    output; spectrally normalised with ``model.spectral_norm`` (its tensors are then named
+    ``….parametrizations.weight.original``)."""
+    d = _discriminator(cfg)
+    return add_spectral_norm(d) if cfg.model.spectral_norm else d
+
+
+def build_networks(cfg: Config) -> tuple[nn.Module, Discriminator]:
+    """The generator and discriminator of a configuration, initialised N(0, 0.02).
+
+    ``model.upsample_init: bilinear`` re-draws the generator's transposed convolutions after the
+    pix2pix init (:func:`~sarcolor.models.init.init_upsampling_bilinear`); spectral
+    normalisation is added after the init, whose weights it then normalises.
+    """
+    g, d = build_generator(cfg), _discriminator(cfg)
     init_weights(g)
     init_weights(d)
+    if cfg.model.upsample_init == "bilinear" and not cfg.model.imported:
+        init_upsampling_bilinear(g)
+    if cfg.model.spectral_norm:
+        add_spectral_norm(d)
     return g, d

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sarcolor.models.generator import DOWN_WIDTHS, UNetGenerator
+from sarcolor.models.generator import DOWN_WIDTHS, UNetGenerator, Upsample
 
 
 class FiLMUNetGenerator(UNetGenerator):
@@ -35,10 +35,11 @@ class FiLMUNetGenerator(UNetGenerator):
         out_channels: int = 3,
         ngf: int = 64,
         dropout: float = 0.5,
+        upsample: Upsample = "transpose",
         *,
         terrains: int,
     ) -> None:
-        super().__init__(in_channels, out_channels, ngf, dropout)
+        super().__init__(in_channels, out_channels, ngf, dropout, upsample)
         self.sar_channels, self.terrains = in_channels, terrains
         width = DOWN_WIDTHS[-1] * ngf
         self.film = nn.Linear(terrains, 2 * width)

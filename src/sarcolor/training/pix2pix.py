@@ -1,6 +1,12 @@
 """One pix2pix training step, as in the paper: forward G; update D on (real, detached fake);
 update G on adversarial + λ·L1 with D frozen.
 
+The pix2pixHD-style options change only the discriminator side: D may judge several scales
+(``model.d_scales``), be spectrally normalised, use another GAN loss, add feature matching to
+G's loss (``train.lambda_fm``), see differentiably augmented pairs (``train.d_augment``: the
+same transform on the real and the fake pair of a sample, in both steps) and learn at its own
+rate (``train.lr_d``). With the defaults the step is exactly the founding one.
+
 With a validity mask (padded BigEarthNet patches, nodata), L1 is the mean over valid pixels
 only (:func:`masked_l1`); the adversarial terms still see the whole (padded) frame. Without a
 mask, or with one that is all ones, the step is exactly the unmasked one.
@@ -9,12 +15,17 @@ mask, or with one that is all ones, the step is exactly the unmasked one.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
 from sarcolor.config import Config
+from sarcolor.data.dataset import index_seed
 from sarcolor.errors import SarcolorError
+from sarcolor.models import augment as diffaugment
 from sarcolor.models import build_networks, discriminator_loss, generator_loss
+from sarcolor.models.losses import feature_matching_loss
+from sarcolor.models.multiscale import features_of, logits_of
 from sarcolor.runtime import autocast, compile_in_place, place, resolve_compile, resolve_precision
 from sarcolor.training.distributed import DistContext, convert_sync_batchnorm, wrap
 
@@ -58,7 +69,9 @@ class Pix2Pix:
             compile_in_place(self.G)
             compile_in_place(self.D)
         self.G_train, self.D_train = wrap(self.G, dist, device), wrap(self.D, dist, device)
-        self.opt_G, self.opt_D = (_adam(net, t.lr, (t.beta1, t.beta2)) for net in (self.G, self.D))
+        self.opt_G = _adam(self.G, t.lr, (t.beta1, t.beta2))
+        self.opt_D = _adam(self.D, t.lr if t.lr_d is None else t.lr_d, (t.beta1, t.beta2))
+        self.augment_policy = diffaugment.parse_policy(t.d_augment)
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.precision == "fp16")
         self.decay_start = total_steps - round(t.lr_decay_fraction * total_steps)
         factor = lambda step: lr_factor(step, self.decay_start, total_steps)  # noqa: E731
@@ -100,12 +113,14 @@ class Pix2Pix:
         with mixed:
             fake = self.G_train(net_input)
 
+        t = self.cfg.train
+        seen = self._augmenter(net_input, step)  # what D sees of a pair: itself, or augmented
         self.D.requires_grad_(True)
         self.opt_D.zero_grad(set_to_none=True)
         with mixed:
-            real_logits = self.D_train(torch.cat([net_input, target], dim=1))
-            fake_logits = self.D_train(torch.cat([net_input, fake.detach()], dim=1))
-            d_losses = discriminator_loss(real_logits, fake_logits)
+            real_out = self.D_train(seen(torch.cat([net_input, target], dim=1)))
+            fake_out = self.D_train(seen(torch.cat([net_input, fake.detach()], dim=1)))
+            d_losses = discriminator_loss(logits_of(real_out), logits_of(fake_out), t.gan_loss)
         d_report = self._report(d_losses, step, buffers, "neither network was updated")
         self.scaler.scale(d_losses["D"]).backward()
         self.scaler.step(self.opt_D)
@@ -113,12 +128,15 @@ class Pix2Pix:
         self.D.requires_grad_(False)
         self.opt_G.zero_grad(set_to_none=True)
         with mixed:  # the plain D: its parameters are frozen, nothing for its DDP wrapper to reduce
-            logits = self.D(torch.cat([net_input, fake], dim=1))
-            g_losses = generator_loss(logits, fake.float(), target, self.cfg.train.lambda_l1)
+            out = self.D(seen(torch.cat([net_input, fake], dim=1)))
+            g_losses = generator_loss(logits_of(out), fake.float(), target, t.lambda_l1, t.gan_loss)
             if mask is not None:
                 l1 = masked_l1(fake.float(), target, mask)
                 gan = g_losses["G_GAN"]
-                g_losses = {"G_GAN": gan, "G_L1": l1, "G": gan + self.cfg.train.lambda_l1 * l1}
+                g_losses = {"G_GAN": gan, "G_L1": l1, "G": gan + t.lambda_l1 * l1}
+            if t.lambda_fm > 0:  # D's features of the real pair, as D saw it before its update
+                fm = feature_matching_loss(features_of(out), features_of(real_out))
+                g_losses = {**g_losses, "G_FM": fm, "G": g_losses["G"] + t.lambda_fm * fm}
         g_report = self._report(g_losses, step, buffers, "D was updated, G was not")
         self.scaler.scale(g_losses["G"]).backward()
         self.scaler.step(self.opt_G)
@@ -126,6 +144,25 @@ class Pix2Pix:
         for sched in self.schedulers:
             sched.step()
         return {**d_report, **g_report}
+
+    def _augmenter(self, net_input: torch.Tensor, step: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The function that gives D its view of a (B, C, H, W) pair at ``step``: the identity,
+        or DiffAugment with this step's parameters (the same for a sample's real and fake pair).
+
+        The draws are seeded by (seed, step) and made for the global batch, of which this rank
+        keeps its slice: resuming and the number of processes do not change them."""
+        if not self.augment_policy:
+            return lambda pair: pair
+        local = net_input.shape[0]
+        params = diffaugment.draw(
+            self.augment_policy,
+            (net_input.shape[-2], net_input.shape[-1]),
+            index_seed(self.cfg.train.seed, step, 0xA06),
+            local * self.dist.world_size,
+            slice(self.dist.rank * local, (self.dist.rank + 1) * local),
+        )
+        channels = self.cfg.preprocess.out_channels
+        return lambda pair: diffaugment.apply(pair, params, channels)
 
     def _report(
         self,

@@ -1,0 +1,328 @@
+"""Quality on real SAR: leave-one-scene-out over real SEN1-2 scenes, and the demo's synthetic split.
+
+    python benchmarks/real_quality.py                  # CPU budget, the two recipes, 2 seeds
+    python benchmarks/real_quality.py --gpu            # the larger GPU budget, 3 seeds
+    python benchmarks/real_quality.py --variant pix2pix --variant "fm=pix2pix,train.lambda_fm=10"
+
+Real data (default ``../shared/data/real/sen1-2-scenes/v_2``: three whole scenes, one per
+terrain folder): every terrain folder in turn is the test split (``holdout_terrain``), the others
+train — with one scene per folder, as there, that is leave-one-scene-out. For each fold and seed
+a model is trained with :func:`sarcolor.training.trainer.train` and scored with
+:func:`sarcolor.evaluation.evaluate.evaluate` beside the three baselines fitted on that fold's
+training scenes; the outputs' periodic-pattern score (:mod:`sarcolor.evaluation.periodic`) is
+compared with the targets'. ``--synthetic`` also trains on the demo's synthetic data
+(:func:`sarcolor.demo.demo_config`'s split) at the same budget.
+
+A variant is ``NAME`` (a recipe of :mod:`sarcolor.recipes`) or ``LABEL=RECIPE,section.field=value,…``.
+Every run's result is kept as JSON under ``--workdir`` and reused when the same run is asked
+again, so an interrupted benchmark continues where it stopped. ``--write`` puts the tables in
+docs/quality.md between this script's markers (``--section`` names them), leaving the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+from machine import cpu_name
+from quality_tables import render_section, write_section
+from sarcolor.checkpoint import read_meta
+from sarcolor.config import Config
+from sarcolor.data.io import read_image
+from sarcolor.data.sources import discover_pairs, source_of
+from sarcolor.data.split import select_split
+from sarcolor.demo import demo_config
+from sarcolor.evaluation.evaluate import evaluate
+from sarcolor.evaluation.periodic import PERIODS, grid_scores
+from sarcolor.models import build_networks
+from sarcolor.runtime import resolve_device, resolve_precision
+from sarcolor.synthetic import make_synthetic_dataset
+from sarcolor.training.pix2pix import Pix2Pix
+from sarcolor.training.recipes import RECIPES, apply_recipe, given_fields
+from sarcolor.training.trainer import train
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_DATA = REPO.parent / "shared" / "data" / "real" / "sen1-2-scenes" / "v_2"
+# Budgets: widths, batch, steps (lr decays linearly to 0 over the last half, as in pix2pix).
+BUDGETS = {
+    "cpu": {"ngf": 32, "ndf": 32, "batch_size": 8, "steps": 800, "seeds": [0, 1]},
+    "gpu": {"ngf": 64, "ndf": 64, "batch_size": 16, "steps": 4000, "seeds": [0, 1, 2]},
+}
+LR_DECAY_FRACTION = 0.5
+
+
+def parse_variant(spec: str) -> tuple[str, str, dict]:
+    """``"fm=pix2pix,train.lambda_fm=10"`` → (label, recipe, {"train": {"lambda_fm": 10}})."""
+    label, _, body = spec.partition("=") if "=" in spec.split(",")[0] else (spec, "", spec)
+    items: list[str] = []
+    for part in (i for i in body.split(",") if i):  # "train.d_augment=translation,cutout": one item
+        if "=" in part or not items or "=" not in items[-1]:
+            items.append(part)
+        else:
+            items[-1] += "," + part
+    recipe = items.pop(0) if items and "=" not in items[0] else "pix2pix"
+    if recipe not in RECIPES:
+        raise SystemExit(f"variant {spec!r}: unknown recipe {recipe!r} (one of {', '.join(RECIPES)})")
+    values: dict = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        section, _, name = key.partition(".")
+        if not name:
+            raise SystemExit(f"variant {spec!r}: {item!r} is not section.field=value")
+        values.setdefault(section, {})[name] = yaml.safe_load(value)
+    return label or recipe, recipe, values
+
+
+def fold_config(recipe: str, values: dict, budget: dict, seed: int, device: str) -> Config:
+    """The recipe's preset ← the budget ← the variant's own values."""
+    base = {
+        "model": {"ngf": budget["ngf"], "ndf": budget["ndf"]},
+        "train": {
+            "steps": budget["steps"],
+            "batch_size": budget["batch_size"],
+            "lr_decay_fraction": LR_DECAY_FRACTION,
+            "seed": seed,
+            "device": device,
+            "log_every": 25,
+            "sample_every": budget["steps"],
+            "checkpoint_every": budget["steps"],
+            "keep_checkpoints": 1,
+        },
+    }
+    for section, part in values.items():
+        base.setdefault(section, {}).update(part)
+    base["train"]["recipe"] = recipe
+    return apply_recipe(Config.from_dict(base).validate(), given_fields(values)).validate()
+
+
+def run_one(cfg: Config, run_dir: Path, device: str) -> dict:
+    """Train, evaluate on the test split, and measure the outputs' periodic patterns."""
+    start = time.perf_counter()
+    result = train(cfg, run_dir, progress=False, echo=lambda _: None)
+    if result.interrupted:  # never store the scores of a half-trained model as the run's
+        raise SystemExit(f"{run_dir}: interrupted at step {result.step}")
+    seconds = time.perf_counter() - start
+    preds = run_dir / "test_predictions"
+    ev = evaluate(
+        result.checkpoint,
+        split="test",
+        device=device,
+        examples_path=run_dir / "test_examples.png",
+        predictions_dir=preds,
+        overwrite=True,
+        progress=False,
+    )
+    summary = ev.summary()["all"]
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    speeds = [r["images_per_s"] for r in records if "images_per_s" in r][1:]  # the first holds warm-up
+    g, d = build_networks(cfg)
+    return {
+        "n": summary["n"],
+        "model": summary["model"],
+        "baselines": summary["baselines"],
+        "perceptual": ev.perceptual,
+        "grid": periodic_scores(cfg, run_dir),
+        "images_per_s": statistics.median(speeds) if speeds else float("nan"),
+        "train_seconds": seconds,
+        "g_params": sum(p.numel() for p in g.parameters()),
+        "d_params": sum(p.numel() for p in d.parameters()),
+        "precision": resolve_precision(cfg.train.precision, torch.device(resolve_device(device))),
+        "last_losses": {k: v for k, v in records[-1].items() if k[:2] in ("D", "D_", "G_")},
+        "config": cfg.to_dict(),
+    }
+
+
+def periodic_scores(cfg: Config, run_dir: Path) -> dict:
+    """The periodic-pattern scores of the saved test predictions and of their targets."""
+    checkpoint = sorted((run_dir / "checkpoints").glob("*.safetensors"))[-1]
+    pairs = select_split(discover_pairs(cfg.data.root).pairs, read_meta(checkpoint).split, "test")
+    outputs = [
+        read_image(run_dir / "test_predictions" / f"{source_of(p).prediction_stem(p)}.png") for p in pairs
+    ]
+    targets = [read_image(p.s2) for p in pairs]
+    return {"model": grid_scores(outputs), "target": grid_scores(targets)}
+
+
+def cached(path: Path, make) -> dict:
+    """The result stored at ``path``, or ``make()``'s (then stored). Results from before a change
+    of :data:`~sarcolor.evaluation.periodic.PERIODS` get their scores recomputed."""
+    if path.is_file():
+        record = json.loads(path.read_text())
+        if sorted(map(int, record["grid"]["model"])) != sorted(PERIODS):
+            record["grid"] = periodic_scores(Config.from_dict(record["config"]), path.parent)
+            path.write_text(json.dumps(record, indent=1, default=float))
+        return record
+    record = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1, default=float))
+    return record
+
+
+def train_speeds(cfgs: dict[str, Config], device: str, rounds: int = 3, steps: int = 4) -> dict[str, float]:
+    """Training images/s of each configuration's step on random batches, the variants measured
+    in turns (``rounds`` times, ``steps`` steps each after one warm-up step), median of the rounds.
+
+    The in-run figures are not compared: other work on the machine changes them from run to run.
+    """
+    dev = resolve_device(device)
+    models, times = {}, {label: [] for label in cfgs}
+    for label, cfg in cfgs.items():
+        torch.manual_seed(0)
+        models[label] = Pix2Pix(cfg, 100, dev)
+    b, pre = next(iter(cfgs.values())).train.batch_size, next(iter(cfgs.values())).preprocess
+    x = torch.rand(b, pre.in_channels, 256, 256, device=dev) * 2 - 1
+    y = torch.rand(b, pre.out_channels, 256, 256, device=dev) * 2 - 1
+    for model in models.values():
+        model.train_step(x, y, 0)
+    for _ in range(rounds):
+        for label, model in models.items():
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            for step in range(steps):
+                model.train_step(x, y, step)
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            times[label].append(b * steps / (time.perf_counter() - start))
+    return {label: statistics.median(v) for label, v in times.items()}
+
+
+def real_folds(root: Path) -> list[str]:
+    """The terrain folders, each one fold; each must hold whole scenes no other folder holds."""
+    pairs = discover_pairs(root).pairs
+    scenes: dict[str, set[str]] = {}
+    for p in pairs:
+        scenes.setdefault(p.terrain or "-", set()).add(p.split_group)
+    for terrain, ids in scenes.items():
+        shared = ids & set().union(*(v for k, v in scenes.items() if k != terrain))
+        if shared:
+            raise SystemExit(f"{root}: scene {sorted(shared)[0]} is filed under several terrains")
+    return sorted(scenes)
+
+
+def run_config(
+    recipe: str, values: dict, budget: dict, dataset: str, root: Path, fold: str, seed: int, device: str
+) -> Config:
+    """A fold's configuration: the terrain ``fold`` held out (real), or the demo's split (synthetic)."""
+    cfg = fold_config(recipe, values, budget, seed, device).replace(data={"root": str(root)})
+    if dataset == "real":
+        cfg = cfg.replace(data={"holdout_terrain": fold, "val_fraction": 0.0, "test_fraction": 0.0})
+    else:
+        split = demo_config(root, budget["steps"], budget["ngf"], seed, device).data
+        keys = ("split_seed", "val_fraction", "test_fraction")
+        cfg = cfg.replace(data={k: getattr(split, k) for k in keys})
+    return cfg.validate()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=REAL_DATA, help="real scenes (Kaggle layout)")
+    parser.add_argument("--variant", action="append", help="NAME or LABEL=RECIPE,section.field=value,…")
+    parser.add_argument(
+        "--gpu", action="store_true", help="the GPU budget (ngf/ndf 64, batch 16, 4000 steps)"
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", help="default: the budget's")
+    parser.add_argument("--steps", type=int, help="override the budget's steps")
+    parser.add_argument("--ngf", type=int, help="override the budget's generator width (and ndf)")
+    parser.add_argument("--batch-size", type=int, help="override the budget's batch size")
+    parser.add_argument("--folds", nargs="+", help="only these held-out terrains")
+    parser.add_argument("--synthetic", action="store_true", help="also the demo's synthetic split")
+    parser.add_argument("--no-real", action="store_true", help="skip the real-scene folds")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--workdir", type=Path, default=Path("quality-runs"), help="runs and results")
+    parser.add_argument("--no-speed", action="store_true", help="skip the training-speed measurement")
+    parser.add_argument("--write", action="store_true", help="write the tables into docs/quality.md")
+    parser.add_argument("--section", default="results", help="name of the docs/quality.md section")
+    args = parser.parse_args()
+
+    budget = dict(BUDGETS["gpu" if args.gpu else "cpu"])
+    for key in ("steps", "batch_size"):
+        if getattr(args, key) is not None:
+            budget[key] = getattr(args, key)
+    if args.ngf is not None:
+        budget["ngf"] = budget["ndf"] = args.ngf
+    seeds = args.seeds or budget["seeds"]
+    variants = [parse_variant(v) for v in (args.variant or ["pix2pix", "pix2pixhd"])]
+    tag = f"ngf{budget['ngf']}_ndf{budget['ndf']}_b{budget['batch_size']}_s{budget['steps']}"
+    work = args.workdir / tag
+    results: list[dict] = []
+
+    datasets: list[tuple[str, Path, list[str]]] = []
+    if not args.no_real:
+        if not args.data.is_dir():
+            raise SystemExit(f"{args.data}: real scenes not found (give --data DIR)")
+        folds = real_folds(args.data)
+        datasets.append(("real", args.data, [f for f in folds if not args.folds or f in args.folds]))
+    if args.synthetic:
+        synthetic = make_synthetic_dataset(work / "synthetic-data", scenes_per_terrain=4, patches_per_scene=9)
+        datasets.append(("synthetic", synthetic, ["demo split"]))
+
+    for label, recipe, values in variants:
+        for dataset, root, folds in datasets:
+            for fold in folds:
+                for seed in seeds:
+                    run_dir = work / label / dataset / fold.replace(" ", "_") / f"seed{seed}"
+
+                    cfg = run_config(recipe, values, budget, dataset, root, fold, seed, args.device)
+                    t0 = time.perf_counter()
+                    record = cached(run_dir / "result.json", lambda: run_one(cfg, run_dir, args.device))  # noqa: B023
+                    record.update(variant=label, recipe=recipe, dataset=dataset, fold=fold, seed=seed)
+                    results.append(record)
+                    m, b = record["model"], record["baselines"]
+                    grid = max(
+                        record["grid"]["model"][p] - record["grid"]["target"][p]
+                        for p in record["grid"]["model"]
+                    )
+                    print(
+                        f"{label:<16} {dataset:<9} {fold:<11} seed {seed}: PSNR {m['psnr']:.2f} "
+                        f"(mean colour {b['mean_colour']['psnr']:.2f}, LUT {b['level_lut']['psnr']:.2f}) "
+                        f"MAE {m['mae']:.4f} ({b['mean_colour']['mae']:.4f}, {b['level_lut']['mae']:.4f}) "
+                        f"SSIM {m['ssim']:.3f} SAM {m['sam']:.2f} grid +{grid:.2f} dB "
+                        f"{record['images_per_s']:.1f} img/s [{time.perf_counter() - t0:.0f} s]",
+                        flush=True,
+                    )
+
+    if not args.no_speed and results:
+        first = {r["variant"]: r for r in results}
+        speeds = train_speeds(
+            {v: Config.from_dict(r["config"]).validate() for v, r in first.items()}, args.device
+        )
+        for r in results:
+            r["train_images_per_s"] = speeds[r["variant"]]
+    machine = (
+        f"{cpu_name()}, {torch.get_num_threads()} threads"
+        if resolve_device(args.device).type == "cpu"
+        else torch.cuda.get_device_name()
+    )
+    command = "python benchmarks/real_quality.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    header = {
+        "command": command.strip(),
+        "machine": machine,
+        "torch": torch.__version__,
+        "date": datetime.date.today().isoformat(),
+        "budget": budget,
+        "seeds": seeds,
+    }
+    section = render_section(results, header)
+    print("\n" + section)
+    (work / "results.json").write_text(
+        json.dumps({"header": header, "runs": results}, indent=1, default=float)
+    )
+    if args.write:
+        write_section(REPO / "docs" / "quality.md", args.section, section)
+
+
+if __name__ == "__main__":
+    main()
