@@ -35,7 +35,6 @@ import datetime
 import io
 import json
 import os
-import re
 import shlex
 import shutil
 import statistics
@@ -51,7 +50,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import cpu_name
+from machine import cpu_name, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -246,18 +245,6 @@ INTRO = (
 )
 
 
-def write_section(section: str) -> None:
-    """Put ``section`` between the markers in docs/benchmarks.md, or append it; nothing else changes."""
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    block = f"{BEGIN}\n{section.rstrip()}\n{END}\n"
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block, text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    DOC.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -397,7 +384,7 @@ def main() -> None:
                 "",
             ]
         )
-        write_section(section)
+        write_section(DOC, BEGIN, END, section)
         print(f"\nwrote the section to {DOC}")
 
 

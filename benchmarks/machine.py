@@ -1,8 +1,9 @@
-"""The machine a benchmark ran on, as written into docs/benchmarks.md."""
+"""What the benchmarks share: the machine they ran on, and writing their section into a docs page."""
 
 from __future__ import annotations
 
 import platform
+import re
 from pathlib import Path
 
 
@@ -15,3 +16,16 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def write_section(doc: Path, begin: str, end: str, section: str, title: str = "# Benchmarks") -> None:
+    """Put ``section`` between the markers ``begin`` and ``end`` in ``doc``, or append it there;
+    nothing else in the page changes (a missing page starts with ``title``)."""
+    text = doc.read_text() if doc.exists() else title + "\n"
+    block = f"{begin}\n{section.rstrip()}\n{end}\n"
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end) + r"\n?", re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    doc.write_text(text)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+
+from machine import write_section
 
 METRICS = ("psnr", "ssim", "mae", "sam")
 HIGHER = {"psnr": True, "ssim": True, "mae": False, "sam": False}
@@ -156,15 +157,7 @@ def _per_fold(groups: dict, dataset: str, variants: list[str]) -> list[str]:
     return [*lines, ""]
 
 
-def write_section(doc: Path, name: str, section: str) -> None:
+def write_quality_section(doc: Path, name: str, section: str) -> None:
     """Put ``section`` between the markers named ``name`` in ``doc`` (or append it there)."""
     begin, end = f"<!-- real_quality.py {name}: begin -->", f"<!-- real_quality.py {name}: end -->"
-    text = doc.read_text() if doc.exists() else "# Quality\n"
-    block = f"{begin}\n{section.rstrip()}\n{end}\n"
-    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end) + r"\n?", re.S)
-    text = (
-        pattern.sub(lambda _: block, text, count=1)
-        if pattern.search(text)
-        else text.rstrip("\n") + "\n\n" + block
-    )
-    doc.write_text(text)
+    write_section(doc, begin, end, section, title="# Quality")

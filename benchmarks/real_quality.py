@@ -35,7 +35,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import cpu_name
-from quality_tables import render_section, write_section
+from quality_tables import render_section, write_quality_section
 from sarcolor.checkpoint import read_meta
 from sarcolor.config import Config
 from sarcolor.data.io import read_image
@@ -321,7 +321,7 @@ def main() -> None:
         json.dumps({"header": header, "runs": results}, indent=1, default=float)
     )
     if args.write:
-        write_section(REPO / "docs" / "quality.md", args.section, section)
+        write_quality_section(REPO / "docs" / "quality.md", args.section, section)
 
 
 if __name__ == "__main__":

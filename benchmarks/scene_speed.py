@@ -25,7 +25,6 @@ import argparse
 import datetime
 import json
 import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -38,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import cpu_name
+from machine import cpu_name, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -251,18 +250,6 @@ def render_section(stamp: str, command: str, lines: list[str], summary: list[str
     )
 
 
-def write_section(section: str) -> None:
-    """Put ``section`` between the markers in docs/benchmarks.md, or append it; nothing else changes."""
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    block = f"{BEGIN}\n{section.rstrip()}\n{END}\n"
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block, text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    DOC.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -343,7 +330,7 @@ def main() -> None:
     print("\n" + "\n".join(lines) + "\n\n" + "\n".join(summary))
     if args.write:
         section = render_section(stamp, f"python benchmarks/scene_speed.py {argv}", lines, summary)
-        write_section(section)
+        write_section(DOC, BEGIN, END, section)
         print(f"\nwrote the section to {DOC}")
 
 
