@@ -4,6 +4,7 @@ model-set side of ``colorize`` and ``evaluate`` (``--checkpoint SET``, ``--terra
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,8 @@ def colorizer(args: argparse.Namespace, options: Any):
             return plain
     registry = load_registry([args.checkpoint], load_terrain_classifier(terrain.terrain_classifier))
     chosen = colorizer_for(registry, terrain.terrain, **vars(options))
-    print(f"terrain {terrain.terrain or 'auto'}: " + describe_choice(chosen))
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 alone prints
+        print(f"terrain {terrain.terrain or 'auto'}: " + describe_choice(chosen))
     return chosen
 
 
