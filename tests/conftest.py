@@ -26,6 +26,20 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 os.environ["SARCOLOR_CPU_BF16"] = "0"
 
 
+# Headless Chromium for the browser tests (the report's rendering, the app): offline, no GPU,
+# nothing fetched in the background.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
 def shared_path(*parts: str) -> Path:
     """A path under ../shared/data, or skip the test with the reason."""
     path = SHARED_DATA.joinpath(*parts)

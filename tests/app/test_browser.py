@@ -17,19 +17,9 @@ pytest.importorskip("fastapi", reason="the app extra is not installed (pip insta
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (dev extra) is not installed")
 
 from app_support import REPO, Server, terrain_checkpoint  # noqa: E402
-from conftest import shared_path  # noqa: E402
+from conftest import CHROMIUM_ARGS, shared_path  # noqa: E402
 
 CHROMIUM = Path(os.environ.get("SARCOLOR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT = REPO / "docs" / "images" / "app.png"
 NATURAL_SIZE = (
     "(sel) => [document.querySelector(sel).naturalWidth, document.querySelector(sel).naturalHeight]"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import tiny_config
+from conftest import CHROMIUM_ARGS, tiny_config
 from sarcolor.cli.main import main
 from sarcolor.training.trainer import train
 
@@ -68,14 +68,7 @@ def test_a_browser_renders_the_tables_and_images(two_reports: Path, tmp_path: Pa
     page.write_text(two_reports.read_text().replace("</body>", CHECK))
     argv = [
         browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
+        *CHROMIUM_ARGS,
         f"--user-data-dir={tmp_path / 'profile'}",
         "--virtual-time-budget=10000",
         "--dump-dom",
