@@ -23,7 +23,8 @@ Then one in-process run over the 4N images says where the time goes: the seconds
 ``read_image`` (decoding), ``Colorizer.predict`` (the model with its input encoding and output
 decoding), ``write_rgb_png`` (PNG encoding and the atomic rename), and the rest (tiling,
 blending, the pipeline); with worker threads these overlap, so they may add up to more than the
-wall time. Last, the outputs are re-encoded at each PNG compression level (size against time).
+wall time. Last, the outputs are re-encoded at each PNG compression level (size against time),
+with sarcolor's own encoder (levels 0 and 1) and with Pillow.
 
 ``--write`` puts the result in docs/benchmarks.md between the ``colorize_speed.py`` markers.
 """
@@ -105,10 +106,19 @@ def make_checkpoint(path: Path, ngf: int) -> Path:
     return save_checkpoint(path, CheckpointMeta(cfg, 0), {"G": g, "D": d})
 
 
-def parse_variant(text: str) -> tuple[str, list[str], str | None]:
-    """``LABEL|FLAGS|SRC`` → (label, colorize flags, another source tree to run, or None)."""
+def parse_variant(text: str) -> tuple[str, list[str], str | None, dict[str, str]]:
+    """``LABEL|FLAGS|SRC`` → (label, colorize flags, another source tree to run or None, and the
+    environment variables given as leading ``NAME=VALUE`` words of FLAGS).
+
+    >>> parse_variant("nice|OMP_NUM_THREADS=1 --png-compression 6")
+    ('nice', ['--png-compression', '6'], None, {'OMP_NUM_THREADS': '1'})
+    """
     label, flags, src = ([*text.split("|"), "", ""])[:3]
-    return label, shlex.split(flags), src or None
+    words, env = shlex.split(flags), {}
+    while words and "=" in words[0] and not words[0].startswith("-"):
+        name, value = words.pop(0).split("=", 1)
+        env[name] = value
+    return label, words, src or None, env
 
 
 def cli_seconds(inputs: Path, out: Path, checkpoint: Path, extra: list[str], env: dict) -> float:
@@ -223,17 +233,30 @@ def run_child(job: dict, env: dict) -> dict:
     return json.loads(lines[-1][len(RESULT) :])
 
 
-def png_levels(outputs: list[Path], levels: list[int]) -> list[tuple[int, float, float]]:
-    """(level, ms per image, KiB per image) re-encoding ``outputs`` with PIL on one thread."""
+def png_levels(outputs: list[Path], levels: list[int]) -> list[tuple[int, str, float, float]]:
+    """(level, encoder, ms per image, KiB per image) re-encoding ``outputs`` on one thread: with
+    the encoder ``--png-compression LEVEL`` uses (``write_rgb_png``), and with Pillow where that
+    is sarcolor's own."""
+    from sarcolor.data.io import FAST_PNG_LEVEL
+    from sarcolor.data.png import write_png
+
     images = [np.asarray(Image.open(p).convert("RGB")) for p in outputs]
+
+    def pillow(buf: io.BytesIO, rgb: np.ndarray, level: int) -> None:
+        Image.fromarray(rgb).save(buf, format="PNG", compress_level=level)
+
     rows = []
     for level in levels:
-        sizes, start = [], time.perf_counter()
-        for rgb in images:
-            buf = io.BytesIO()
-            Image.fromarray(rgb).save(buf, format="PNG", compress_level=level)
-            sizes.append(buf.tell())
-        rows.append((level, 1000 * (time.perf_counter() - start) / len(images), np.mean(sizes) / 1024))
+        ours = level <= FAST_PNG_LEVEL  # the level sarcolor writes with its own encoder
+        encoders = [("**sarcolor**", write_png), ("Pillow", pillow)] if ours else [("Pillow", pillow)]
+        for name, encode in encoders:
+            sizes, start = [], time.perf_counter()
+            for rgb in images:
+                buf = io.BytesIO()
+                encode(buf, rgb, level)
+                sizes.append(buf.tell())
+            ms = 1000 * (time.perf_counter() - start) / len(images)
+            rows.append((level, name, ms, float(np.mean(sizes)) / 1024))
     return rows
 
 
@@ -289,7 +312,7 @@ def main() -> None:
         reference = Reference(large, args.ngf)
         fast = FastPath(large, checkpoint)
         cli_seconds(work / "small", work / "out", checkpoint, extra, env)  # warm the file cache
-        variants = [("sarcolor colorize", extra, None)] + [parse_variant(v) for v in args.variant]
+        variants = [("sarcolor colorize", extra, None, {})] + [parse_variant(v) for v in args.variant]
         runs: dict[str, list[float]] = {"ref8": [], "ref1": [], "model": []}
         for r in range(args.repeats):
             runs["ref8"].append(reference.images_per_second(8))
@@ -300,8 +323,8 @@ def main() -> None:
                 f"(batch 1); sarcolor's model alone {runs['model'][-1]:.1f}; {load()}",
                 flush=True,
             )
-            for label, flags, src in variants:
-                venv = {**env, "PYTHONPATH": src} if src else env
+            for label, flags, src, more in variants:
+                venv = {**env, **more, **({"PYTHONPATH": src} if src else {})}
                 t_small = cli_seconds(work / "small", work / "out", checkpoint, flags, venv)
                 t_large = cli_seconds(work / "large", work / "out", checkpoint, flags, venv)
                 rate = 3 * n / (t_large - t_small)
@@ -334,8 +357,9 @@ def main() -> None:
         f"| sarcolor's model alone (`Colorizer.predict`, batch 8, in memory) | {med['model']:.1f} "
         f"| {med['model'] / med['ref8']:.2f}× | {med['model'] / med['ref1']:.2f}× | 1.00× | – |",
     ]
-    for label, flags, _ in variants:
-        name = " ".join([label, *([f"`{shlex.join(flags)}`"] if flags else [])])
+    for label, flags, _, more in variants:
+        words = [f"{k}={v}" for k, v in more.items()] + flags
+        name = " ".join([label, *([f"`{shlex.join(words)}`"] if words else [])])
         rate = med[label]
         lines.append(
             f"| {name} | {rate:.1f} | {rate / med['ref8']:.2f}× | {rate / med['ref1']:.2f}× "
@@ -361,11 +385,12 @@ def main() -> None:
     if levels:
         lines += [
             "",
-            "PNG compression level (PIL, one thread, re-encoding these outputs):",
+            "PNG compression level (one thread, re-encoding these outputs; in bold the encoder "
+            "`--png-compression` uses where there are two):",
             "",
-            "| level | ms per image | KiB per image |",
-            "|---:|---:|---:|",
-            *[f"| {lv} | {ms:.1f} | {kib:.0f} |" for lv, ms, kib in levels],
+            "| level | encoder | ms per image | KiB per image |",
+            "|---:|---|---:|---:|",
+            *[f"| {lv} | {name} | {ms:.1f} | {kib:.0f} |" for lv, name, ms, kib in levels],
         ]
     text = "\n".join(lines)
     print(f"\n{stamp}; {before} before, {after} after\n\n{text}")

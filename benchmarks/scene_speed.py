@@ -1,7 +1,7 @@
 """Colorizing whole GeoTIFF scenes: megapixels per second and peak memory as the scene grows.
 
     python benchmarks/scene_speed.py [--sizes 2048 4096 10000] [--device auto] [--batch-size 8]
-                                     [--ngf 64] [--workdir DIR] [--keep] [--write]
+                                     [--ngf 64] [--compress-levels 1 6] [--workdir DIR] [--keep] [--write]
 
 Writes synthetic Sentinel-1-like float32 dB GeoTIFFs (UTM 31N, 10 m pixels, tiled and
 deflate-compressed, one VV band, a NaN-nodata swath border covering 5-15 % of the width so that
@@ -144,7 +144,7 @@ def child(job: dict) -> None:
         colorizer,
         job["source"],
         job["target"],
-        SceneOptions(),
+        SceneOptions(compress_level=job.get("compress_level", SceneOptions().compress_level)),
         progress=False,
         log=lambda line: print(line, file=sys.stderr),
     )
@@ -181,16 +181,17 @@ def run_child(job: dict) -> dict:
 
 def table(results: list[tuple[int, dict]], cuda: bool) -> list[str]:
     head = (
-        "| scene | Mpx | tiles | skipped | seconds | Mpx/s | model % | tiles/s | model-only tiles/s "
-        "| ÷ model-only | peak RSS MiB |"
+        "| scene | deflate level | output MiB | Mpx | tiles | skipped | seconds | Mpx/s | model % | tiles/s "
+        "| model-only tiles/s | ÷ model-only | peak RSS MiB |"
     )
-    rule = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    rule = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     if cuda:
         head, rule = head + " peak GPU MiB |", rule + "---:|"
     lines = [head, rule]
     for size, r in results:
         line = (
-            f"| {size:,}² | {r['width'] * r['height'] / 1e6:.1f} | {r['tiles']} | {r['skipped']} "
+            f"| {size:,}² | {r['compress_level']} | {r['output_mib']:.0f} "
+            f"| {r['width'] * r['height'] / 1e6:.1f} | {r['tiles']} | {r['skipped']} "
             f"| {r['seconds']:.1f} | {r['mpx_s']:.3f} | {100 * r['model_seconds'] / r['seconds']:.0f} "
             f"| {r['tiles'] / r['seconds']:.1f} | {r['model_only_tiles_s']:.1f} "
             f"| {100 * r['tiles'] / r['seconds'] / r['model_only_tiles_s']:.0f} % | {r['rss_mib']:.0f} |"
@@ -202,7 +203,7 @@ def table(results: list[tuple[int, dict]], cuda: bool) -> list[str]:
 def verdicts(results: list[tuple[int, dict]]) -> list[str]:
     out = []
     if len(results) > 1:
-        (small, first), (large, last) = min(results), max(results)
+        (small, first), (large, last) = (f(results, key=lambda sr: sr[0]) for f in (min, max))
         area = (large / small) ** 2
         out.append(
             f"Memory flat: peak RSS of the {large:,}² scene is {last['rss_mib'] / first['rss_mib']:.2f}× "
@@ -257,6 +258,13 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[2048, 4096, 10_000], help="scene sides")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--batch-size", type=int, default=8, help="tiles per forward pass (default 8)")
+    parser.add_argument(
+        "--compress-levels",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="deflate levels of the output to compare on each scene (default 1, the default)",
+    )
     parser.add_argument("--ngf", type=int, default=64, help="generator width (default 64, the default model)")
     parser.add_argument("--workdir", type=Path, help="where scenes are written (default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the scenes and outputs")
@@ -288,21 +296,24 @@ def main() -> None:
                 "colorizing…",
                 flush=True,
             )
-            job = {
-                "checkpoint": str(checkpoint),
-                "device": device.type,
-                "batch_size": args.batch_size,
-                "source": str(source),
-                "target": str(work / f"scene_{size}_rgb.tif"),
-            }
-            r = run_child(job)
-            results.append((size, r))
-            print(
-                f"{size:,}²: {r['tiles']} tiles ({r['skipped']} skipped) in {r['seconds']:.1f} s, "
-                f"{r['mpx_s']:.3f} Mpx/s, model {r['model_seconds']:.1f} s, peak RSS {r['rss_mib']:.0f} MiB"
-                + (f", peak GPU {r['gpu_mib']:.0f} MiB" if r["gpu_mib"] is not None else ""),
-                flush=True,
-            )
+            for level in args.compress_levels:
+                job = {
+                    "checkpoint": str(checkpoint),
+                    "device": device.type,
+                    "batch_size": args.batch_size,
+                    "source": str(source),
+                    "target": str(work / f"scene_{size}_rgb.tif"),
+                    "compress_level": level,
+                }
+                r = {**run_child(job), "compress_level": level}
+                results.append((size, r))
+                print(
+                    f"{size:,}², deflate level {level}: {r['tiles']} tiles ({r['skipped']} skipped) in "
+                    f"{r['seconds']:.1f} s, {r['mpx_s']:.3f} Mpx/s, model {r['model_seconds']:.1f} s, "
+                    f"peak RSS {r['rss_mib']:.0f} MiB, output {r['output_mib']:.0f} MiB"
+                    + (f", peak GPU {r['gpu_mib']:.0f} MiB" if r["gpu_mib"] is not None else ""),
+                    flush=True,
+                )
             if not args.keep:
                 source.unlink()
                 Path(job["target"]).unlink(missing_ok=True)

@@ -241,6 +241,24 @@ def test_cog_alpha_and_compression(colorizer: Colorizer, model: Path, tmp_path: 
     assert np.array_equal(read_rgb(cog)[0], read_rgb(alpha)[0])
 
 
+def test_compress_level_changes_size_not_pixels(model: Path, tmp_path: Path, capsys):
+    src = write_geotiff(tmp_path / "s.tif", to_db(sigma0_scene(600, 700)))
+    sizes, pixels = {}, {}
+    for codec, level, cog in [("deflate", 1, False), ("deflate", 9, False), ("zstd", 15, True)]:
+        out = tmp_path / f"{codec}{level}.tif"
+        flags = f"--compress {codec} --compress-level {level}" + (" --cog" if cog else "")
+        assert cli(f"colorize {{}} --checkpoint {{}} --out {{}} {flags} --no-progress", src, model, out) == 0
+        sizes[level], pixels[level] = out.stat().st_size, read_rgb(out)[0]
+    assert sizes[9] < sizes[1]  # the level reaches GDAL
+    assert np.array_equal(pixels[1], pixels[9]) and np.array_equal(pixels[1], pixels[15])
+    capsys.readouterr()
+    bad = tmp_path / "bad.tif"
+    assert cli("colorize {} --checkpoint {} --out {} --compress-level 12 --no-progress", src, model, bad) != 0
+    err = capsys.readouterr().err.strip()
+    assert "--compress-level 12: deflate takes 1-9" in err and len(err.splitlines()) == 1
+    assert not bad.exists()
+
+
 def test_a_failed_scene_leaves_no_output(colorizer: Colorizer, tmp_path: Path, monkeypatch):
     src = write_geotiff(tmp_path / "s.tif", to_db(sigma0_scene(520, 300)))
     calls = []

@@ -22,7 +22,8 @@ from sarcolor.errors import SarcolorError
 from sarcolor.sar.radiometry import check_scale, detect_scale, to_unit
 
 GEOTIFF_SUFFIXES: frozenset[str] = frozenset({".tif", ".tiff"})
-SCALE_SAMPLE = 1024  # side of the decimated read that :func:`decide_scale` looks at
+SCALE_SAMPLE = 1024  # √(pixels) that :func:`decide_scale` looks at
+SCALE_WINDOWS = 4  # … as a 4×4 grid of windows spread over a larger raster
 
 
 @contextmanager
@@ -115,23 +116,51 @@ def read_window(src, indexes: Sequence[int], window=None, out_shape=None) -> tup
 
 
 def decide_scale(src, indexes: Sequence[int], scale: str) -> tuple[str, str]:
-    """``scale``, or for ``auto`` the scale :func:`detect_scale` sees in a decimated read.
+    """``scale``, or for ``auto`` the scale :func:`detect_scale` sees in a sample of the raster.
 
-    A decimated read can miss every valid pixel of a sparse scene (NaN everywhere but a few
-    pixels); then the valid pixels are gathered at full resolution, a strip at a time.
+    The sample is the whole raster up to 1024² pixels, else a 4×4 grid of 256² windows spread
+    over it and aligned to its blocks (a decimated read would decode every block: 2.2 s of a
+    10,000² deflate scene, before the model starts). A sample can miss every valid pixel of a
+    sparse scene (NaN everywhere but a few pixels); then the valid pixels are gathered at full
+    resolution, a strip at a time.
     """
     check_scale(scale)
     if scale != "auto":
         return scale, f"--sar-scale {scale}"
-    factor = max(1, max(src.height, src.width) // SCALE_SAMPLE)
-    values, valid = read_window(src, indexes, out_shape=(src.height // factor or 1, src.width // factor or 1))
-    found = values[:, valid]
-    if not found.size and factor > 1:
-        found = valid_pixels(src, indexes, SCALE_SAMPLE * SCALE_SAMPLE)
+    if src.height * src.width <= SCALE_SAMPLE * SCALE_SAMPLE:
+        values, valid = read_window(src, indexes)
+        found, dtype = values[:, valid], values.dtype
+    else:
+        parts = [read_window(src, indexes, window) for window in sample_windows(src)]
+        found = np.concatenate([values[:, valid] for values, valid in parts], axis=1)
+        dtype = parts[0][0].dtype
+        if not found.size:
+            found = valid_pixels(src, indexes, SCALE_SAMPLE * SCALE_SAMPLE)
     if not found.size:
         raise SarcolorError(f"{src.name}: no valid pixel (all nodata, NaN or Inf)")
-    decided, reason = detect_scale(found, values.dtype)
+    decided, reason = detect_scale(found, dtype)
     return decided, f"auto: {reason}"
+
+
+def sample_windows(src, side: int = SCALE_SAMPLE // SCALE_WINDOWS, grid: int = SCALE_WINDOWS) -> list:
+    """A ``grid``×``grid`` set of ``side``² windows spread evenly over ``src`` (centred in their
+    cells), each starting on a block boundary where the raster is tiled."""
+    from rasterio.windows import Window
+
+    block_h, block_w = src.block_shapes[0] if src.block_shapes else (1, 1)
+    h, w = min(side, src.height), min(side, src.width)
+
+    def starts(size: int, extent: int, block: int) -> list[int]:
+        out = []
+        for k in range(grid):
+            centre = (2 * k + 1) * extent // (2 * grid)
+            start = max(0, min(extent - size, centre - size // 2))
+            if block < extent:  # a tiled raster: the window starts on a block boundary
+                start = min(start // block * block, extent - size)
+            out.append(start)
+        return sorted(set(out))
+
+    return [Window(c, r, w, h) for r in starts(h, src.height, block_h) for c in starts(w, src.width, block_w)]
 
 
 def valid_pixels(src, indexes: Sequence[int], limit: int, strip_pixels: int = 1 << 22) -> np.ndarray:

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from sarcolor.data.png import write_png
 from sarcolor.errors import SarcolorError, first_line
 from sarcolor.memory import check_memory
 from sarcolor.outputs import atomic_write
@@ -266,25 +267,38 @@ def check_image(path: str | Path) -> str | None:
     return None
 
 
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """Float in [0, 1] → uint8, rounded: exactly what a written PNG holds (one float temporary)."""
-    scaled = np.clip(image, 0.0, 1.0)
+def to_uint8(image: np.ndarray, overwrite: bool = False) -> np.ndarray:
+    """Float in [0, 1] → uint8, rounded: exactly what a written PNG holds (one float temporary;
+    none with ``overwrite``, which scales the float array in place)."""
+    scaled = np.clip(image, 0.0, 1.0, out=image if overwrite else None)
     scaled *= 255.0
     scaled += 0.5
     return scaled.astype(np.uint8)
 
 
 def write_rgb_png(path: str | Path, rgb: np.ndarray, compress_level: int = 6) -> None:
-    """Write (H, W, 3) float in [0, 1] or uint8 as an RGB PNG, atomically.
+    """Write (H, W, 3) float in [0, 1] or uint8 as an RGB PNG (or (H, W) as grey), atomically.
 
     ``compress_level`` is zlib's, 0 (none) to 9; 6 is PIL's default. Decoded pixels are the same
-    at every level; on 256×256 Sentinel-2-like images level 1 encodes ~3.5× faster than 6 for
-    files ~13 % larger (docs/benchmarks.md).
+    at every level. Levels 0 and 1 go through :func:`sarcolor.data.png.write_png` (one filter,
+    zlib RLE: ~2.5× faster than Pillow's level 1 for files of about its size), 2–9 through
+    Pillow's adaptive filters, which make the smaller files (docs/benchmarks.md).
     """
     if rgb.dtype != np.uint8:
         rgb = to_uint8(rgb)
+    if compress_level <= FAST_PNG_LEVEL:
+        atomic_write(path, lambda tmp: _write_fast_png(tmp, rgb, compress_level))
+        return
     image = Image.fromarray(rgb, mode="RGB") if rgb.ndim == 3 else Image.fromarray(rgb)
     atomic_write(path, lambda tmp: image.save(tmp, format="PNG", compress_level=compress_level))
+
+
+FAST_PNG_LEVEL = 1  # the highest zlib level written by sarcolor's own encoder
+
+
+def _write_fast_png(tmp: Path, pixels: np.ndarray, level: int) -> None:
+    with open(tmp, "wb") as file:
+        write_png(file, pixels, level)
 
 
 def library_reason(exc: BaseException, path: Path | None = None) -> str:

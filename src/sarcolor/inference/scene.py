@@ -2,17 +2,18 @@
 
 A scene is read one row of tiles at a time (a ``tile × width`` strip), never whole. Tiles
 overlap (default 64 of 256 pixels, 25 %) and their outputs are blended with the raised-cosine
-window of :mod:`sarcolor.inference.tiling`; a strip accumulator holds at most
-``tile + 256`` rows of the output and writes each 256-row block row of the output GeoTIFF as
-soon as no later tile can touch it. Memory therefore depends on the scene's width, not its
-height (about 120 bytes per column, 1.2 MB per 10,000 columns per row of the buffer).
+window of :mod:`sarcolor.inference.tiling`; a ring of ``tile + 2·256`` rows
+(:mod:`sarcolor.inference.strips`) accumulates them, and each 256-row block row of the output
+GeoTIFF is written, in a worker thread, as soon as no later tile can touch it. Memory therefore
+depends on the scene's width, not its height (the ring: 17 bytes per pixel, 130 MB for 10,000
+columns).
 
 The output keeps the input's CRS, geotransform, width and height; it is a tiled, compressed
-3-band uint8 RGB GeoTIFF (BIGTIFF when needed) with an internal nodata mask (or, with
-``alpha``, a fourth alpha band) that is 0 wherever the input was invalid: GDAL nodata, NaN,
-±Inf, or a band/dataset mask. Tiles with no valid pixel are skipped. The file is written
-under a temporary name and renamed when complete; ``cog`` rewrites it as a Cloud-Optimized
-GeoTIFF with overviews.
+3-band uint8 RGB GeoTIFF (deflate at level 1 by default: ``compress``, ``compress_level``;
+BIGTIFF when needed) with an internal nodata mask (or, with ``alpha``, a fourth alpha band)
+that is 0 wherever the input was invalid: GDAL nodata, NaN, ±Inf, or a band/dataset mask.
+Tiles with no valid pixel are skipped. The file is written under a temporary name and renamed
+when complete; ``cog`` rewrites it as a Cloud-Optimized GeoTIFF with overviews.
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ from sarcolor.data.geotiff import (
     sar_unit,
     select_bands,
 )
-from sarcolor.data.io import to_uint8
 from sarcolor.errors import SarcolorError
 from sarcolor.inference.colorizer import TILE, Colorizer, chunked
-from sarcolor.inference.options import Compression, SceneOptions
+from sarcolor.inference.options import MAX_LEVEL, Compression, SceneOptions
+from sarcolor.inference.strips import Block, StripBuffer
 from sarcolor.inference.tiling import tile_starts
 from sarcolor.outputs import atomic_write
 
@@ -93,6 +94,7 @@ def colorize_scene(
         raise SarcolorError(f"{source}: scenes need a SAR model; this checkpoint takes {pre.input} input")
     if options.compress not in COMPRESSIONS:
         raise SarcolorError(f"--compress must be one of {', '.join(COMPRESSIONS)}, got {options.compress!r}")
+    options.validate(str(source))
     start = time.perf_counter()
     with _gdal_env(), open_raster(source) as src:
         indexes = select_bands(src, pre.bands, options.bands)
@@ -138,7 +140,7 @@ class _SceneWriter:
             "BIGTIFF": "IF_SAFER",
         }
         if compress != "none":
-            profile.update(compress=compress, predictor=2)
+            profile.update(compress=compress, predictor=2, **_level(compress, self.options.compress_level))
         if alpha:
             profile["ALPHA"] = "YES"
         return profile
@@ -147,7 +149,7 @@ class _SceneWriter:
         import rasterio
 
         src, width, height = self.src, self.src.width, self.src.height
-        buffer = _StripBuffer(max(width, TILE), TILE + BLOCK)
+        buffer = StripBuffer(max(width, TILE), TILE + 2 * BLOCK)  # see sarcolor.inference.strips
         bar = tqdm(
             total=len(self.rows) * len(self.cols),
             desc=Path(src.name).name,
@@ -175,12 +177,12 @@ class _SceneWriter:
 
                 def flush(upto: int) -> None:
                     nonlocal writing
-                    top, rgb, valid = buffer.take(upto, width)
-                    if rgb.shape[0] == 0:
-                        return
-                    if writing is not None:
+                    if writing is not None:  # the block before: its rows of the ring are free again
                         writing.result()
-                    writing = writer.submit(self._write_rows, dst, top, rgb, valid)
+                        writing = None
+                    block = buffer.take(upto)
+                    if block.rows:
+                        writing = writer.submit(self._write_rows, dst, block, width)
 
                 reading = reader.submit(self._read_strip, self.rows[0])
                 for k, top in enumerate(self.rows):
@@ -195,17 +197,17 @@ class _SceneWriter:
                     writing.result()
         bar.close()
 
-    def _write_rows(self, dst, top: int, rgb: np.ndarray, valid: np.ndarray) -> None:
-        """Write rows ``top …`` of the output: (n, width, 3) RGB in [0, 1] and (n, width) validity."""
+    def _write_rows(self, dst, block: Block, width: int) -> None:
+        """Write the rows of ``block`` (blended, converted and cleared in this thread) to ``dst``."""
         from rasterio.windows import Window
 
-        window = Window(0, top, rgb.shape[1], rgb.shape[0])
-        pixels = np.where(valid[..., None], to_uint8(rgb), 0).transpose(2, 0, 1)
+        pixels, valid = block.pixels(width)
+        window = Window(0, block.top, width, block.rows)
         mask = valid.astype(np.uint8) * 255
         if self.options.alpha:
-            dst.write(np.concatenate([pixels, mask[None]]), window=window)
+            dst.write(np.concatenate([pixels, mask[..., None]], axis=-1).transpose(2, 0, 1), window=window)
         else:
-            dst.write(pixels, window=window)
+            dst.write(pixels.transpose(2, 0, 1), window=window)
             dst.write_mask(mask, window=window)
 
     def _read_strip(self, top: int) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
@@ -224,7 +226,7 @@ class _SceneWriter:
             padded = np.pad(valid, ((0, pad_h), (0, pad_w)), mode="symmetric")
         return unit, padded, valid
 
-    def _strip(self, top: int, strip, buffer: _StripBuffer, bar) -> None:
+    def _strip(self, top: int, strip, buffer: StripBuffer, bar) -> None:
         """Colorize the tiles of the strip starting at row ``top`` (:meth:`_read_strip`) into ``buffer``."""
         unit, valid, read_valid = strip
         buffer.mark_valid(top, read_valid)
@@ -253,43 +255,9 @@ def _fill_invalid(tile: torch.Tensor, valid: np.ndarray) -> torch.Tensor:
     return torch.where(keep, tile, means.view(-1, 1, 1))
 
 
-class _StripBuffer:
-    """Weighted sums of tile outputs for rows ``[base, base + capacity)`` of a scene."""
-
-    def __init__(self, width: int, capacity: int) -> None:
-        self.base, self.capacity = 0, capacity
-        self.filled = 0  # rows [0, filled) of the arrays may hold data; the rest are zero
-        self.total = np.zeros((capacity, width, 3), np.float32)
-        self.weight = np.zeros((capacity, width), np.float32)
-        self.valid = np.zeros((capacity, width), bool)
-
-    def add(self, top: int, left: int, weighted: np.ndarray, window: np.ndarray) -> None:
-        """Add one (T, T, 3) weighted output and its (T, T) weights at (top, left)."""
-        r = top - self.base
-        t, w = weighted.shape[0], min(weighted.shape[1], self.total.shape[1] - left)
-        self.total[r : r + t, left : left + w] += weighted[:, :w]
-        self.weight[r : r + t, left : left + w] += window[:, :w]
-        self.filled = max(self.filled, r + t)
-
-    def mark_valid(self, top: int, valid: np.ndarray) -> None:
-        r = top - self.base
-        self.valid[r : r + valid.shape[0], : valid.shape[1]] = valid
-        self.filled = max(self.filled, r + valid.shape[0])
-
-    def take(self, upto: int, width: int) -> tuple[int, np.ndarray, np.ndarray]:
-        """Rows ``[base, upto)``: (first row, (n, width, 3) RGB, (n, width) validity); then shift."""
-        n, top = max(0, upto - self.base), self.base
-        weight = self.weight[:n, :width]
-        rgb = self.total[:n, :width] / np.maximum(weight, 1e-12)[..., None]
-        valid = self.valid[:n, :width] & (weight > 0)
-        rgb, valid = rgb.copy(), valid.copy()
-        if n:
-            live = max(self.filled - n, 0)  # only rows that hold data move up; the rest stay zero
-            for array in (self.total, self.weight, self.valid):
-                array[:live] = array[n : n + live]
-                array[live : max(self.filled, live)] = 0
-            self.filled, self.base = live, upto
-        return top, rgb, valid
+def _level(compress: str, level: int) -> dict[str, int]:
+    """GDAL's GTiff creation option for ``level`` of ``compress`` (none for codecs without one)."""
+    return {"zlevel": level} if compress == "deflate" else {"zstd_level": level} if compress == "zstd" else {}
 
 
 def _gdal_env():
@@ -316,6 +284,8 @@ def _as_cog(writer: _SceneWriter, path: Path, options: SceneOptions) -> None:
         creation = {"BIGTIFF": "IF_SAFER", "OVERVIEWS": "AUTO", "RESAMPLING": "AVERAGE", "BLOCKSIZE": 512}
         if options.compress != "none":
             creation.update(COMPRESS=options.compress.upper(), PREDICTOR="YES")
+            if options.compress in MAX_LEVEL:
+                creation["LEVEL"] = options.compress_level
         gdal_copy(staging, path, driver="COG", **creation)
     finally:
         staging.unlink(missing_ok=True)
