@@ -127,14 +127,20 @@ def child(job: dict) -> None:
         finally:
             model_seconds += time.perf_counter() - start
 
-    def model_only_rate(seconds: float = 3.0) -> float:
-        """Tiles/s of ``Colorizer.predict`` alone, again and again on the scene's own first batch."""
-        predict(saved[0])  # warm
+    def model_only_rate(tiles: torch.Tensor, seconds: float = 3.0) -> float:
+        """Tiles/s of ``Colorizer.predict`` alone, again and again on one batch of ``tiles``."""
+        predict(tiles)  # warm
         done, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
-            predict(saved[0])
-            done += len(saved[0])
+            predict(tiles)
+            done += len(tiles)
         return done / (time.perf_counter() - start)
+
+    # The model alone, before the scene (on random tiles: a dense network's cost does not depend
+    # on the values) and after it (on the scene's first batch); the host's speed drifts by ~±7 %
+    # over minutes, so the ratio uses their mean.
+    channels = len(colorizer.config.preprocess.bands)
+    before = model_only_rate(torch.rand(colorizer.batch_size, channels, 256, 256))
 
     colorizer.predict = timed_predict
     cuda = colorizer.device.type == "cuda"
@@ -156,7 +162,9 @@ def child(job: dict) -> None:
         "seconds": report.seconds,
         "mpx_s": report.megapixels_per_second,
         "model_seconds": model_seconds,
-        "model_only_tiles_s": model_only_rate(),  # after the scene, on its own tiles
+        "model_only_before": before,
+        "model_only_after": (after := model_only_rate(saved[0])),
+        "model_only_tiles_s": (before + after) / 2,
         "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
         "gpu_mib": torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
         "device": str(colorizer.device),
@@ -194,6 +202,7 @@ def table(results: list[tuple[int, dict]], cuda: bool) -> list[str]:
             f"| {r['width'] * r['height'] / 1e6:.1f} | {r['tiles']} | {r['skipped']} "
             f"| {r['seconds']:.1f} | {r['mpx_s']:.3f} | {100 * r['model_seconds'] / r['seconds']:.0f} "
             f"| {r['tiles'] / r['seconds']:.1f} | {r['model_only_tiles_s']:.1f} "
+            f"({r['model_only_before']:.0f} / {r['model_only_after']:.0f}) "
             f"| {100 * r['tiles'] / r['seconds'] / r['model_only_tiles_s']:.0f} % | {r['rss_mib']:.0f} |"
         )
         lines.append(line + (f" {r['gpu_mib']:.0f} |" if cuda else ""))
@@ -226,8 +235,9 @@ INTRO = (
     "each scene in a fresh process. *Seconds* cover reading, model, blending and writing (not "
     "loading the model); *model %* is the share spent in `Colorizer.predict` (with its input "
     "encoding and output decoding; reading and writing now overlap it in threads); *model-only "
-    "tiles/s* is `Colorizer.predict` alone in the same process, after the scene, again and again on "
-    "the scene's first batch of tiles, and *÷ model-only* the scene's tiles/s over it; *peak RSS* is the "
+    "tiles/s* is `Colorizer.predict` alone in the same process for 3 s before the scene (random tiles) "
+    "and 3 s after it (the scene's first batch), the mean of the two (before / after in parentheses), "
+    "and *÷ model-only* the scene's tiles/s over it; *peak RSS* is the "
     "process's `ru_maxrss` (PyTorch, GDAL's block cache and the model's weights included)."
 )
 

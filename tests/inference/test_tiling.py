@@ -65,3 +65,18 @@ def test_small_images_are_mirror_padded():
             :,
         ],
     )  # symmetric mirror
+
+
+def test_a_single_tile_image_blends_exactly_as_accumulating_into_zeros():
+    plan = plan_tiles(256, 256, 256, 64)
+    window = blend_window(256, 64)
+    output = np.random.default_rng(0).random((256, 256, 3), dtype=np.float32)
+    blender = Blender(plan, 3, window)
+    blender.add(plan.origins[0], output)
+    total = np.zeros((256, 256, 3), np.float32)
+    weight = np.zeros((256, 256, 1), np.float32)
+    total += output * window[..., None]
+    weight += window[..., None]
+    np.testing.assert_array_equal(blender.result(), total / np.maximum(weight, 1e-12))
+    with pytest.raises(ValueError, match="no tile"):
+        Blender(plan, 3, window).result()

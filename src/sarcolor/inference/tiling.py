@@ -74,21 +74,38 @@ def blend_window(tile: int, overlap: int, floor: float = 1e-3) -> np.ndarray:
 
 
 class Blender:
-    """Accumulates weighted tile outputs of one image; :meth:`result` divides by the weights."""
+    """Accumulates weighted tile outputs of one image; :meth:`result` divides by the weights.
+
+    An image of exactly one tile (the usual 256×256 patch) keeps its one weighted output as the
+    sum: the same values as adding it to zeros, without allocating and adding them.
+    """
 
     def __init__(self, plan: TilePlan, channels: int, window: np.ndarray) -> None:
-        self.plan, self.window = plan, window
-        self.total = np.zeros((plan.padded_height, plan.padded_width, channels), np.float32)
-        self.weight = np.zeros((plan.padded_height, plan.padded_width, 1), np.float32)
+        self.plan, self.window, self.channels = plan, window, channels
+        self.total: np.ndarray | None = None  # (padded H, padded W, C), from the first add
+        self.weight: np.ndarray | None = None  # (padded H, padded W, 1)
 
     def add(self, origin: tuple[int, int], output: np.ndarray) -> None:
         """Add one (tile, tile, C) output at ``origin``."""
         top, left = origin
-        t = self.plan.tile
-        self.total[top : top + t, left : left + t] += output * self.window[..., None]
+        t, plan = self.plan.tile, self.plan
+        weighted = output * self.window[..., None]
+        if (
+            self.total is None
+            and len(plan.origins) == 1
+            and (plan.padded_height, plan.padded_width) == (t, t)
+        ):
+            self.total, self.weight = weighted, self.window[..., None]
+            return
+        if self.total is None or self.weight is None:
+            self.total = np.zeros((plan.padded_height, plan.padded_width, self.channels), np.float32)
+            self.weight = np.zeros((plan.padded_height, plan.padded_width, 1), np.float32)
+        self.total[top : top + t, left : left + t] += weighted
         self.weight[top : top + t, left : left + t] += self.window[..., None]
 
     def result(self) -> np.ndarray:
         """(H, W, C): the blended image cropped to the original size (divided in place: call once)."""
+        if self.total is None or self.weight is None:
+            raise ValueError("no tile was added")
         out = np.divide(self.total, np.maximum(self.weight, 1e-12), out=self.total)
         return out[: self.plan.height, : self.plan.width]
