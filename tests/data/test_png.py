@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import shared_path
 from sarcolor.data import png
 from sarcolor.data.io import write_rgb_png
-from conftest import shared_path
 
 
 def _chunks(data: bytes) -> list[tuple[bytes, bytes]]:

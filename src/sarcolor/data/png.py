@@ -51,7 +51,7 @@ def write_png(file: BinaryIO, pixels: np.ndarray, level: int = 1) -> None:
     compressor = zlib.compressobj(level, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
     step = max(1, BLOCK_BYTES // max(1, rows.shape[1]))
     for start in range(0, height, step):
-        data = compressor.compress(_sub_filtered(rows[start : start + step], channels))
+        data = compressor.compress(_sub_filtered(rows[start : start + step], channels).data)
         if data:
             _chunk(file, b"IDAT", data)
     _chunk(file, b"IDAT", compressor.flush())
