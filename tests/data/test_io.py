@@ -10,7 +10,7 @@ import pytest
 import rasterio.errors  # noqa: F401  (named in a warning filter)
 from PIL import Image
 
-from sarcolor.data.io import read_image, write_rgb_png
+from sarcolor.data.io import read_image, to_uint8, write_rgb_png
 from sarcolor.errors import SarcolorError
 from sarcolor.outputs import atomic_write
 
@@ -123,3 +123,15 @@ def test_write_rgb_png_and_atomic_write(tmp_path: Path):
         atomic_write(target, failing)
     assert target.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt", "o"]  # no temp left over
+
+
+def test_to_uint8_in_place_gives_the_same_levels():
+    rng = np.random.default_rng(3)
+    image = np.concatenate([rng.uniform(-0.2, 1.2, 1000), (np.arange(256) + 0.5) / 255, [0.0, 1.0]])
+    image = image.astype(np.float32)
+    kept = image.copy()
+    expected = to_uint8(image)
+    np.testing.assert_array_equal(image, kept)  # not overwritten by default
+    np.testing.assert_array_equal(to_uint8(image, overwrite=True), expected)
+    assert not np.array_equal(image, kept)  # scaled in place
+    assert expected.min() == 0 and expected.max() == 255
