@@ -240,8 +240,9 @@ class _SceneWriter:
             jobs.append((left, _fill_invalid(unit[:, :, left : left + TILE], tile_valid)))
         for chunk in chunked(jobs, self.colorizer.batch_size):
             rgb = self.colorizer.predict(torch.stack([tile for _, tile in chunk]))
+            rgb *= self.colorizer.window[None, :, :, None]  # weighted in place: no temporary per tile
             for (left, _), tile_rgb in zip(chunk, rgb, strict=True):
-                buffer.add(top, left, tile_rgb * self.colorizer.window[..., None], self.colorizer.window)
+                buffer.add(top, left, tile_rgb, self.colorizer.window)
             self.report.tiles += len(chunk)
             bar.update(len(chunk))
 
