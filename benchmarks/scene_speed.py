@@ -136,35 +136,39 @@ def child(job: dict) -> None:
             done += len(tiles)
         return done / (time.perf_counter() - start)
 
-    # The model alone, before the scene (on random tiles: a dense network's cost does not depend
-    # on the values) and after it (on the scene's first batch); the host's speed drifts by ~±7 %
-    # over minutes, so the ratio uses their mean.
+    # The model alone before the scene (on random tiles: a dense network's cost does not depend on
+    # the values), during it (see Interleaved) and after it (on the scene's first batch).
     channels = len(colorizer.config.preprocess.bands)
     before = model_only_rate(torch.rand(colorizer.batch_size, channels, 256, 256))
 
     colorizer.predict = timed_predict
+    during = Interleaved(lambda: model_only_rate(saved[0], 1.0) if saved else None)
     cuda = colorizer.device.type == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    report = colorize_scene(
-        colorizer,
-        job["source"],
-        job["target"],
-        SceneOptions(compress_level=job.get("compress_level", SceneOptions().compress_level)),
-        progress=False,
-        log=lambda line: print(line, file=sys.stderr),
-    )
+    with during:
+        report = colorize_scene(
+            colorizer,
+            job["source"],
+            job["target"],
+            SceneOptions(compress_level=job.get("compress_level", SceneOptions().compress_level)),
+            progress=False,
+            log=lambda line: print(line, file=sys.stderr),
+        )
+    after = model_only_rate(saved[0])
+    rates = [before, *during.rates, after]
     result = {
         "width": report.width,
         "height": report.height,
         "tiles": report.tiles,
         "skipped": report.skipped,
-        "seconds": report.seconds,
-        "mpx_s": report.megapixels_per_second,
+        "seconds": report.seconds - during.paused,
+        "mpx_s": report.width * report.height / 1e6 / (report.seconds - during.paused),
         "model_seconds": model_seconds,
         "model_only_before": before,
-        "model_only_after": (after := model_only_rate(saved[0])),
-        "model_only_tiles_s": (before + after) / 2,
+        "model_only_during": during.rates,
+        "model_only_after": after,
+        "model_only_tiles_s": sum(rates) / len(rates),
         "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
         "gpu_mib": torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
         "device": str(colorizer.device),
@@ -174,6 +178,70 @@ def child(job: dict) -> None:
         "output_mib": Path(job["target"]).stat().st_size / 2**20,
     }
     print(RESULT + json.dumps(result), flush=True)
+
+
+class Interleaved:
+    """The model-only rate sampled during a scene, between two strips, every ``EVERY`` seconds.
+
+    The host's speed drifts by up to ±20 % within a minute, more than the effect measured, so
+    a rate taken only before and after the scene can sit well above or below the scene's own.
+    Here, between two strips, the scene's reader and writer threads are first let finish what
+    they hold (that wait counts as the scene's time: work that would otherwise overlap the
+    model), then ``sample()`` runs the model alone for 1 s, which is taken off the scene's time
+    (``paused``). While active (``with``), it wraps the scene writer's methods.
+    """
+
+    EVERY = 5.0
+
+    def __init__(self, sample) -> None:
+        import threading
+
+        self.sample, self.rates, self.paused = sample, [], 0.0
+        self.busy, self.idle = 0, threading.Condition()
+        self.last = time.perf_counter()
+        self.saved: dict[str, object] = {}
+
+    def __enter__(self) -> Interleaved:
+        from sarcolor.inference.scene import _SceneWriter
+
+        for name in ("_read_strip", "_write_rows"):
+            self.saved[name] = getattr(_SceneWriter, name)
+            setattr(_SceneWriter, name, self._counted(self.saved[name]))
+        self.saved["_strip"] = real = _SceneWriter._strip
+
+        def strip(writer, *args, **kwargs):
+            if time.perf_counter() - self.last >= self.EVERY:
+                with self.idle:  # the threads' work in flight finishes first (scene time)
+                    self.idle.wait_for(lambda: self.busy == 0)
+                start = time.perf_counter()
+                rate = self.sample()
+                if rate is not None:
+                    self.rates.append(rate)
+                self.last = time.perf_counter()
+                self.paused += self.last - start
+            return real(writer, *args, **kwargs)
+
+        _SceneWriter._strip = strip
+        return self
+
+    def __exit__(self, *exc) -> None:
+        from sarcolor.inference.scene import _SceneWriter
+
+        for name, method in self.saved.items():
+            setattr(_SceneWriter, name, method)
+
+    def _counted(self, method):
+        def counted(*args, **kwargs):
+            with self.idle:
+                self.busy += 1
+            try:
+                return method(*args, **kwargs)
+            finally:
+                with self.idle:
+                    self.busy -= 1
+                    self.idle.notify_all()
+
+        return counted
 
 
 def run_child(job: dict) -> dict:
@@ -202,11 +270,17 @@ def table(results: list[tuple[int, dict]], cuda: bool) -> list[str]:
             f"| {r['width'] * r['height'] / 1e6:.1f} | {r['tiles']} | {r['skipped']} "
             f"| {r['seconds']:.1f} | {r['mpx_s']:.3f} | {100 * r['model_seconds'] / r['seconds']:.0f} "
             f"| {r['tiles'] / r['seconds']:.1f} | {r['model_only_tiles_s']:.1f} "
-            f"({r['model_only_before']:.0f} / {r['model_only_after']:.0f}) "
+            f"({r['model_only_before']:.0f} / {_spread(r['model_only_during'])} "
+            f"/ {r['model_only_after']:.0f}) "
             f"| {100 * r['tiles'] / r['seconds'] / r['model_only_tiles_s']:.0f} % | {r['rss_mib']:.0f} |"
         )
         lines.append(line + (f" {r['gpu_mib']:.0f} |" if cuda else ""))
     return lines
+
+
+def _spread(rates: list[float]) -> str:
+    """``lo–hi ×n`` of the rates sampled during a scene (``–`` when the scene was too short)."""
+    return f"{min(rates):.0f}–{max(rates):.0f} ×{len(rates)}" if rates else "–"
 
 
 def verdicts(results: list[tuple[int, dict]]) -> list[str]:
@@ -235,9 +309,11 @@ INTRO = (
     "each scene in a fresh process. *Seconds* cover reading, model, blending and writing (not "
     "loading the model); *model %* is the share spent in `Colorizer.predict` (with its input "
     "encoding and output decoding; reading and writing now overlap it in threads); *model-only "
-    "tiles/s* is `Colorizer.predict` alone in the same process for 3 s before the scene (random tiles) "
-    "and 3 s after it (the scene's first batch), the mean of the two (before / after in parentheses), "
-    "and *÷ model-only* the scene's tiles/s over it; *peak RSS* is the "
+    "tiles/s* is `Colorizer.predict` alone in the same process, the mean of 3 s before the scene "
+    "(random tiles), 1 s every 5 s during it (between two strips, once the reader and writer threads "
+    "are idle; the wait counts as the scene's time, the samples do not) and 3 s after it (the "
+    "scene's first batch); in parentheses: before / the range of the samples during ×their number "
+    "/ after. *÷ model-only* is the scene's tiles/s over it; *peak RSS* is the "
     "process's `ru_maxrss` (PyTorch, GDAL's block cache and the model's weights included)."
 )
 

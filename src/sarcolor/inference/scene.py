@@ -185,11 +185,11 @@ class _SceneWriter:
                         writing = writer.submit(self._write_rows, dst, block, width)
 
                 reading = reader.submit(self._read_strip, self.rows[0])
-                for k, top in enumerate(self.rows):
+                for k in range(len(self.rows)):
                     strip = reading.result()
                     if k + 1 < len(self.rows):
                         reading = reader.submit(self._read_strip, self.rows[k + 1])
-                    self._strip(top, strip, buffer, bar)
+                    self._strip(strip, buffer, bar)
                     following = self.rows[k + 1] if k + 1 < len(self.rows) else height
                     flush(height if following >= height else following // BLOCK * BLOCK)
                 flush(height)
@@ -210,50 +210,65 @@ class _SceneWriter:
             dst.write(pixels.transpose(2, 0, 1), window=window)
             dst.write_mask(mask, window=window)
 
-    def _read_strip(self, top: int) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
-        """The strip at row ``top``: (C, T, W') network-scale SAR, its (T, W') padded validity
-        and its (rows, W) validity as read (W' ≥ T: scenes smaller than a tile are mirrored)."""
+    def _read_strip(self, top: int) -> _Strip:
+        """The strip at row ``top``, read and cut into batches of tiles (in the reader's thread)."""
         from rasterio.windows import Window
 
         src = self.src
         rows = min(TILE, src.height - top)
         values, valid = read_window(src, self.indexes, Window(0, top, src.width, rows))
-        unit = sar_unit(values, self.scale, self.ranges, self.calibration)
+        unit = sar_unit(values, self.scale, self.ranges, self.calibration).numpy()
         pad_h, pad_w = TILE - rows, max(0, TILE - src.width)
         padded = valid
         if pad_h or pad_w:  # a scene narrower or shorter than one tile: mirror it to one tile
-            unit = torch.from_numpy(np.pad(unit.numpy(), ((0, 0), (0, pad_h), (0, pad_w)), mode="symmetric"))
+            unit = np.pad(unit, ((0, 0), (0, pad_h), (0, pad_w)), mode="symmetric")
             padded = np.pad(valid, ((0, pad_h), (0, pad_w)), mode="symmetric")
-        return unit, padded, valid
-
-    def _strip(self, top: int, strip, buffer: StripBuffer, bar) -> None:
-        """Colorize the tiles of the strip starting at row ``top`` (:meth:`_read_strip`) into ``buffer``."""
-        unit, valid, read_valid = strip
-        buffer.mark_valid(top, read_valid)
-        jobs = []
+        strip = _Strip(top, valid)
+        tiles: list[tuple[int, np.ndarray]] = []
         for left in self.cols:
-            tile_valid = valid[:, left : left + TILE]
-            if not tile_valid.any():
-                self.report.skipped += 1
-                bar.update(1)
-                continue
-            jobs.append((left, _fill_invalid(unit[:, :, left : left + TILE], tile_valid)))
-        for chunk in chunked(jobs, self.colorizer.batch_size):
-            rgb = self.colorizer.predict(torch.stack([tile for _, tile in chunk]))
-            rgb *= self.colorizer.window[None, :, :, None]  # weighted in place: no temporary per tile
-            for (left, _), tile_rgb in zip(chunk, rgb, strict=True):
-                buffer.add(top, left, tile_rgb, self.colorizer.window)
-            self.report.tiles += len(chunk)
-            bar.update(len(chunk))
+            tile_valid = padded[:, left : left + TILE]
+            if tile_valid.any():
+                tiles.append((left, _fill_invalid(unit[:, :, left : left + TILE], tile_valid)))
+            else:
+                strip.skipped += 1
+        for chunk in chunked(tiles, self.colorizer.batch_size):
+            stacked = torch.from_numpy(np.stack([tile for _, tile in chunk]))
+            strip.batches.append(([left for left, _ in chunk], stacked))
+        return strip
+
+    def _strip(self, strip: _Strip, buffer: StripBuffer, bar) -> None:
+        """Colorize the tiles of ``strip`` (:meth:`_read_strip`) into ``buffer``."""
+        window = torch.from_numpy(self.colorizer.window)
+        buffer.mark_valid(strip.top, strip.valid)
+        self.report.skipped += strip.skipped
+        bar.update(strip.skipped)
+        for lefts, tiles in strip.batches:
+            rgb = torch.from_numpy(self.colorizer.predict(tiles))  # (B, T, T, 3)
+            rgb.mul_(window[None, :, :, None])  # weighted in place: no temporary per tile
+            for left, tile_rgb in zip(lefts, rgb, strict=True):
+                buffer.add(strip.top, left, tile_rgb, window)
+            self.report.tiles += len(lefts)
+            bar.update(len(lefts))
 
 
-def _fill_invalid(tile: torch.Tensor, valid: np.ndarray) -> torch.Tensor:
+@dataclass
+class _Strip:
+    """A strip of tile rows, ready for the model: its (rows, W) validity as read, the batches of
+    its tiles with any valid pixel (their left columns, (B, C, T, T) network-scale SAR) and how
+    many tiles had none."""
+
+    top: int
+    valid: np.ndarray
+    batches: list[tuple[list[int], torch.Tensor]] = field(default_factory=list)
+    skipped: int = 0
+
+
+def _fill_invalid(tile: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """(C, T, T) tile with invalid pixels set to the mean of its valid ones (no dark nodata rim)."""
     if valid.all():
         return tile
-    keep = torch.from_numpy(valid)
-    means = tile[:, keep].mean(dim=1)
-    return torch.where(keep, tile, means.view(-1, 1, 1))
+    means = tile[:, valid].mean(axis=1)
+    return np.where(valid, tile, means[:, None, None]).astype(tile.dtype, copy=False)
 
 
 def _level(compress: str, level: int) -> dict[str, int]:

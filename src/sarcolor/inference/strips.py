@@ -23,8 +23,11 @@ most one block (the last one at most two) and the next strip ends within the rin
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from sarcolor.data.io import to_uint8
+
+Array = np.ndarray | torch.Tensor
 
 
 class StripBuffer:
@@ -42,6 +45,8 @@ class StripBuffer:
         self.total = np.zeros((capacity, width, 3), np.float32)
         self.weight = np.zeros((capacity, width), np.float32)
         self.valid = np.zeros((capacity, width), bool)
+        # the same memory as tensors: the adds run on PyTorch's threads (2× NumPy's one on 2 cores)
+        self._total, self._weight = torch.from_numpy(self.total), torch.from_numpy(self.weight)
 
     def spans(self, top: int, rows: int) -> list[tuple[int, int, int]]:
         """Where rows ``[top, top + rows)`` lie in the ring: (start, stop, offset in the rows)."""
@@ -54,13 +59,14 @@ class StripBuffer:
             out.append((0, rows - first, first))
         return out
 
-    def add(self, top: int, left: int, weighted: np.ndarray, window: np.ndarray) -> None:
-        """Add one (T, T, 3) weighted output and its (T, T) weights at (top, left)."""
+    def add(self, top: int, left: int, weighted: Array, window: Array) -> None:
+        """Add one (T, T, 3) float32 weighted output and its (T, T) weights at (top, left)."""
+        weighted, window = torch.as_tensor(weighted), torch.as_tensor(window)  # no copy
         self._check(top, weighted.shape[0])
         w = min(weighted.shape[1], self.total.shape[1] - left)
         for a, b, o in self.spans(top, weighted.shape[0]):
-            self.total[a:b, left : left + w] += weighted[o : o + b - a, :w]
-            self.weight[a:b, left : left + w] += window[o : o + b - a, :w]
+            self._total[a:b, left : left + w].add_(weighted[o : o + b - a, :w])
+            self._weight[a:b, left : left + w].add_(window[o : o + b - a, :w])
 
     def mark_valid(self, top: int, valid: np.ndarray) -> None:
         """Record the (rows, W) validity of the input from row ``top``."""
