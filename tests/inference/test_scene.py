@@ -295,3 +295,28 @@ def test_real_bigearthnet_patch_smaller_than_a_tile(colorizer: Colorizer, tmp_pa
     with rasterio.open(source) as src:
         assert (profile["crs"], profile["transform"]) == (src.crs, src.transform)
     assert rgb.shape == (120, 120, 3) and valid.all() and report.tiles == 1 and report.scale == "db"
+
+
+def test_tiles_reach_the_model_with_nodata_filled_by_their_valid_mean(
+    colorizer: Colorizer, tmp_path: Path, monkeypatch
+):
+    """The reader thread fills each tile's invalid pixels with the mean of its valid ones (no dark
+    rim for the model to colour) and hands the model batches of at most ``batch_size`` tiles."""
+    db = to_db(sigma0_scene(300, 600))
+    db[:, :20] = -99.0  # nodata in the first column of tiles only
+    db[140:150, 300:310] = np.nan
+    src = write_geotiff(tmp_path / "s.tif", db, nodata=-99.0)
+    seen: list[torch.Tensor] = []
+
+    def recording(tiles: torch.Tensor):
+        seen.append(tiles.clone())
+        return Colorizer.predict(colorizer, tiles)
+
+    monkeypatch.setattr(colorizer, "predict", recording)
+    report = colorize_scene(colorizer, src, tmp_path / "out.tif", progress=False)
+    assert all(len(batch) <= colorizer.batch_size and batch.dtype == torch.float32 for batch in seen)
+    tiles = torch.cat(seen)
+    assert len(tiles) == report.tiles == len(tile_starts(300, 256, 64)) * len(tile_starts(600, 256, 64))
+    first = tiles[0, 0]  # the top-left tile: columns 0-19 were nodata
+    assert torch.allclose(first[:, :20], first[:, 20:].mean(), atol=1e-6)
+    assert first[:, 20:].std() > 0.01 and torch.isfinite(tiles).all()
