@@ -165,10 +165,11 @@ class _SceneWriter:
                     dst.set_band_description(band, name)
             dst.update_tags(SARCOLOR_SOURCE=Path(src.name).name, SARCOLOR_SAR_SCALE=self.scale)
 
-            # The next strip is read (GDAL decodes, releasing the GIL) and the previous block
-            # rows are converted and written (GDAL compresses) in worker threads while the model
-            # runs; each dataset is used by one thread at a time. In flight: one strip read ahead,
-            # one block row of output, so memory stays flat.
+            # The next strip is read (GDAL decodes, releasing the GIL) and cut into batches of
+            # tiles, and the previous block rows are converted and written (GDAL compresses), in
+            # worker threads while the model runs; the model's thread only runs the model and adds
+            # its outputs. Each dataset is used by one thread at a time. In flight: one strip read
+            # ahead, one block row of output, so memory stays flat.
             with (
                 ThreadPoolExecutor(1, "sarcolor-scene-read") as reader,
                 ThreadPoolExecutor(1, "sarcolor-scene-write") as writer,
