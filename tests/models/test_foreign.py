@@ -34,8 +34,9 @@ from foreign_support import (
 from sarcolor.data.io import to_uint8
 from sarcolor.errors import SarcolorError
 from sarcolor.models.fast import inference_model
-from sarcolor.models.foreign import ForeignArch, Pix2PixUnetGenerator, Sar2OpticalGenerator
+from sarcolor.models.foreign import ForeignArch
 from sarcolor.models.foreign_layout import inspect_state_dict
+from sarcolor.models.foreign_nets import Pix2PixUnetGenerator, Sar2OpticalGenerator
 from sarcolor.pth import read_foreign_state_dict
 
 

@@ -34,7 +34,7 @@ from sarcolor.data.preprocess import encode_input
 from sarcolor.errors import SarcolorError
 from sarcolor.inference.colorizer import Colorizer
 from sarcolor.inference.modelset import load_registry
-from sarcolor.models.foreign import ImageStatsBatchNorm2d
+from sarcolor.models.foreign_nets import ImageStatsBatchNorm2d
 from sarcolor.models.importer import ImportOptions, import_generator
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
