@@ -104,13 +104,18 @@ class Server:
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1])
 
+    @property
+    def host(self) -> str:
+        return self.url.split("//")[1].rsplit(":", 1)[0]
+
     def memory_mb(self, field: str = "VmHWM") -> float:
         """The server's resident memory from /proc: ``VmRSS`` now, ``VmHWM`` its peak so far."""
         status = Path(f"/proc/{self.process.pid}/status").read_text()
         return int(re.search(rf"^{field}:\s+(\d+) kB", status, re.M)[1]) / 1024
 
     def job_folders(self) -> list[Path]:
-        return sorted(self.tmp_dir.glob("job-*"))
+        """The job folders in the server's own folder, ``TMP/sarcolor-serve-<pid>-*``."""
+        return sorted(self.tmp_dir.glob(f"sarcolor-serve-{self.process.pid}-*/job-*"))
 
     def wait_for(self, condition, timeout: float = 60.0, what: str = "condition") -> None:
         deadline = time.monotonic() + timeout
@@ -152,10 +157,10 @@ def open_upload(
     server: Server, path: str, head: bytes, *, length: int | None, boundary="sarcolortestboundary"
 ):
     """A raw connection that has sent the request line and headers, and ``head`` of the body."""
-    sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    sock = socket.create_connection((server.host, server.port), timeout=30)
     lines = [
         f"POST {path} HTTP/1.1",
-        f"Host: 127.0.0.1:{server.port}",
+        f"Host: {server.host}:{server.port}",
         f"Content-Type: multipart/form-data; boundary={boundary}",
         f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked",
         "Connection: close",

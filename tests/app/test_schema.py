@@ -130,7 +130,7 @@ def test_schema_documents_the_contract(api_schema, served: Server) -> None:
 
     raw = httpx.get(f"{served.url}/openapi.json").json()
     colorize = raw["paths"]["/api/colorize"]["post"]
-    assert set(colorize["responses"]) == {"200", "400", "413", "422", "503"}
+    assert set(colorize["responses"]) == {"200", "400", "403", "408", "413", "422", "500", "503", "507"}
     assert set(colorize["responses"]["200"]["content"]) == {"image/png", "image/tiff"}
     headers = colorize["responses"]["200"]["headers"]
     assert {"X-Sarcolor-Model", "X-Sarcolor-Terrain", "X-Sarcolor-Terrain-Confidence"} <= set(headers)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
+
+DISK_FULL = "the server's temporary folder is full (disk full); try again later"
 
 
 class ApiError(Exception):
-    """A request the server refuses: ``status`` (400, 404, 409, 413, 422, 503) and one sentence."""
+    """A request the server refuses: ``status`` (400, 403, 404, 408, 409, 413, 422, 503, 507) and
+    one sentence."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -16,6 +20,21 @@ class ApiError(Exception):
 
 class ClientGone(Exception):
     """The client closed the connection before its upload was complete."""
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what caused it) says the disk is full: ENOSPC/EDQUOT, GDAL's "No space
+    left", or sarcolor's own one-line "disk full" (:func:`sarcolor.outputs.write_failure`)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        text = str(exc)
+        if "No space left" in text or "disk full" in text or "os error 28" in text:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def public_message(message: str, replacements: dict[Path, str]) -> str:

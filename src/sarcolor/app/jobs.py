@@ -9,15 +9,19 @@ colorized, and the temporary folder at most ``workers + queue_size`` uploads plu
 results.
 
 Finished jobs keep their result files for ``ttl_s`` seconds, and at most ``keep`` of them are
-kept (oldest first out); ``DELETE /api/jobs/{id}`` removes one at once.
+kept (oldest first out); ``DELETE /api/jobs/{id}`` removes one at once, or cancels one that has
+not finished (:meth:`Job.request_cancel`: a queued job never starts, a running one stops at its
+next batch of tiles and ends ``cancelled``).
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import shutil
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -25,7 +29,8 @@ from typing import Literal
 from sarcolor.app.errors import ApiError
 from sarcolor.inference.modelset import Choice
 
-State = Literal["receiving", "queued", "running", "done", "failed"]
+State = Literal["receiving", "queued", "running", "done", "failed", "cancelled"]
+log = logging.getLogger("sarcolor.app")
 
 
 class Place:
@@ -88,7 +93,9 @@ class Job:
     created: float = field(default_factory=time.time)
     finished: float | None = None
     notes: list[str] = field(default_factory=list)
-    cancel: threading.Event = field(default_factory=threading.Event)  # set when nobody waits for it
+    cancel: threading.Event = field(default_factory=threading.Event)  # set by request_cancel
+    cancel_reason: str = ""
+    future: Future | None = None  # set once submitted to a worker
 
     @property
     def result(self) -> Path:
@@ -116,6 +123,23 @@ class Job:
     def fail(self, status: int, message: str) -> None:
         self.state, self.error, self.error_status = "failed", message, status
         self.stage = "failed"
+
+    def request_cancel(self, reason: str) -> bool:
+        """Cancel the job: True when it never started (it is ``cancelled`` now); otherwise its
+        worker stops at the next batch of tiles or stage (:func:`sarcolor.app.work.run_job`)."""
+        self.cancel_reason = reason
+        self.cancel.set()
+        if self.future is not None and self.future.cancel():
+            log.info("job %s cancelled while queued: %s", self.id, reason)
+            self.mark_cancelled(409, reason)
+            return True
+        return False
+
+    def mark_cancelled(self, status: int, message: str) -> None:
+        """The job has stopped (no worker uses its files): nothing of it is worth keeping."""
+        self.state, self.error, self.error_status = "cancelled", message, status
+        self.stage = "cancelled"
+        self.remove_files()
 
     def finish(self) -> None:
         """Give the place back (the job no longer needs a worker or its upload)."""
@@ -173,13 +197,17 @@ class JobStore:
             )
         return job
 
-    def delete(self, job_id: str) -> None:
+    def delete(self, job_id: str) -> Job | None:
+        """Remove a finished job and its files (``None``), or cancel one that has not finished
+        (the job: it stays, ``cancelled`` once its worker has stopped, until deleted or expired)."""
         job = self.get(job_id)
         if job.finished is None:
-            raise ApiError(409, f"job {job_id} is still {job.state}; delete it when it has finished")
+            job.request_cancel(f"job {job.id} was cancelled (DELETE)")
+            return job
         with self._lock:
             self._jobs.pop(job_id, None)
         job.remove_files()
+        return None
 
     def prune(self) -> None:
         now = time.time()

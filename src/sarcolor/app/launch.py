@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import shutil
 import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sarcolor.app.options import LOOPBACK_NAMES, ServeOptions
+from sarcolor.app.options import ServeOptions
 from sarcolor.cli.options import add_options, build
 from sarcolor.errors import SarcolorError
 from sarcolor.inference.modelset import format_models, load_registry
@@ -43,16 +44,6 @@ def serve(args: argparse.Namespace, echo=print) -> int:
     registry = load_registry(args.models, classifier)
     echo(format_models(registry))
     torch.set_num_threads(default_threads(options.workers))  # workers × threads = the cores, not more
-    app = create_app(
-        registry,
-        max_upload_mb=options.max_upload_mb,
-        workers=options.workers,
-        queue_size=options.queue_size,
-        tmp_dir=Path(options.tmp_dir) if options.tmp_dir else None,
-        device=options.device,
-        max_image_mp=options.max_image_mp,
-        allowed_hosts=LOOPBACK_NAMES if options.loopback else None,
-    )
     host, port = options.host, options.port
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -63,11 +54,27 @@ def serve(args: argparse.Namespace, echo=print) -> int:
         raise SarcolorError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
     sock.listen(2048)  # connections made from now on wait in the backlog until uvicorn accepts them
     host, port = sock.getsockname()[:2]
+    app = create_app(
+        registry,
+        max_upload_mb=options.max_upload_mb,
+        workers=options.workers,
+        queue_size=options.queue_size,
+        tmp_dir=Path(options.tmp_dir) if options.tmp_dir else None,
+        device=options.device,
+        max_image_mp=options.max_image_mp,
+        max_job_tiles=options.max_job_tiles,
+        upload_timeout_s=options.upload_timeout_s,
+        allowed_hosts=options.allowed_hosts(),
+        port=port,
+    )
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     echo(f"sarcolor: serving {len(registry.models)} model(s) on http://{shown}:{port}", flush=True)
-    config = uvicorn.Config(app, log_level="info", timeout_graceful_shutdown=5)
-    with contextlib.suppress(KeyboardInterrupt):  # uvicorn shuts down gracefully, then re-raises Ctrl-C
-        uvicorn.Server(config).run(sockets=[sock])
+    try:
+        with contextlib.suppress(KeyboardInterrupt):  # uvicorn shuts down gracefully, then re-raises Ctrl-C
+            config = uvicorn.Config(app, log_level="info", timeout_graceful_shutdown=5)
+            uvicorn.Server(config).run(sockets=[sock])
+    finally:  # the app removes its folder at shutdown; also when stopped before it started
+        shutil.rmtree(app.state.tmp_dir, ignore_errors=True)
     echo("sarcolor: stopped")
     return 0
 

@@ -54,6 +54,8 @@ class InfoOut(BaseModel):
     max_upload_mb: float
     max_pixels: int = Field(description="decompression-bomb guard for every image (pixels)")
     max_image_pixels: int = Field(description="limit for PNG/JPEG, which are colorized in memory")
+    max_job_tiles: int = Field(description="most 256² tiles one image may need (work per job)")
+    upload_timeout_s: float = Field(description="seconds an upload may take, plus one per 64 kB")
     terrains: list[str] = Field(description="terrain names a request may send (besides 'auto')")
     terrain_classifier: bool = Field(description="whether terrain 'auto' can infer a terrain")
 
@@ -62,7 +64,7 @@ class JobOut(BaseModel):
     """A colorizing job (``POST /api/jobs``, ``GET /api/jobs/{id}``)."""
 
     id: str
-    state: Literal["receiving", "queued", "running", "done", "failed"]
+    state: Literal["receiving", "queued", "running", "done", "failed", "cancelled"]
     stage: str = Field(description="what the job is doing, in words")
     progress: float = Field(ge=0, le=1, description="tiles colorized / tiles to colorize")
     kind: Literal["image", "scene"] = Field(

@@ -1,9 +1,11 @@
 """The FastAPI app: the page at ``/``, the API under ``/api/`` (contract in docs/app.md).
 
-Every request that colorizes goes the same way: take a place (503 when none is free,
-:mod:`sarcolor.app.jobs`), stream the upload into a fresh job folder inside the server's
-temporary folder (413 past the limit, :mod:`sarcolor.app.uploads`), check names, kind and size
-(422, 400, 413, :mod:`sarcolor.app.work`), run in one of ``workers`` threads, answer, delete.
+Every request passes :class:`~sarcolor.app.guard.RequestGuard` (a foreign ``Host`` or
+``Origin`` is refused). Every request that colorizes goes the same way: take a place (503 when
+none is free, :mod:`sarcolor.app.jobs`), stream the upload into a fresh job folder inside the
+server's own temporary folder (413 past the limit, 408 too slow, 507 disk full,
+:mod:`sarcolor.app.uploads`), check names, kind, size and tiles (422, 400, 413,
+:mod:`sarcolor.app.work`), run in one of ``workers`` threads, answer, delete.
 """
 
 from __future__ import annotations
@@ -26,9 +28,18 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sarcolor import __version__
-from sarcolor.app.errors import ApiError, ClientGone
+from sarcolor.app.errors import DISK_FULL, ApiError, ClientGone, is_disk_full
+from sarcolor.app.guard import RequestGuard
 from sarcolor.app.jobs import Job, JobStore, Places
-from sarcolor.app.openapi import BINARY, FORM, JOB_ERRORS, RESULT_HEADERS, UPLOAD_ERRORS, contract_schema
+from sarcolor.app.openapi import (
+    BINARY,
+    CANCELLING,
+    FORM,
+    JOB_ERRORS,
+    RESULT_HEADERS,
+    UPLOAD_ERRORS,
+    contract_schema,
+)
 from sarcolor.app.schemas import HealthOut, InfoOut, JobOut, ModelOut
 from sarcolor.app.uploads import check_declared_length, receive_upload
 from sarcolor.app.work import MAX_PIXELS, Colorizers, choose, inspect_upload, run_job
@@ -64,9 +75,12 @@ def create_app(
     tmp_dir: str | Path | None = None,
     device: str = "auto",
     max_image_mp: float = 32.0,
+    max_job_tiles: int = 12000,
+    upload_timeout_s: float = 30.0,
     job_ttl_s: float = 900.0,
     keep_jobs: int = 16,
     allowed_hosts: list[str] | None = None,
+    port: int | None = None,
 ) -> FastAPI:
     """The app serving ``models``.
 
@@ -75,23 +89,28 @@ def create_app(
         max_upload_mb: largest request body accepted (413 beyond, found while streaming).
         workers: colorizing threads: how many models run at a time.
         queue_size: requests that may wait (or upload) beyond those running; 503 past it.
-        tmp_dir: where uploads and results live, one ``job-*`` folder per request; a fresh
-            temporary folder (removed at shutdown) when ``None``.
+        tmp_dir: where the server makes its own ``sarcolor-serve-<pid>-*`` folder (the system's
+            temporary folder when ``None``), one ``job-*`` folder in it per request. Only that
+            folder is removed at shutdown: servers may share ``tmp_dir``, and nothing else in it
+            is touched.
         device: ``auto``, ``cpu`` or ``cuda`` for the generators.
         max_image_mp: pixel limit (megapixels) for PNG/JPEG, which are colorized in memory
             (about 45 bytes a pixel: a 4096² PNG adds ~690 MB at its peak); GeoTIFFs are
             streamed and only the decompression-bomb guard (:data:`sarcolor.data.io.MAX_PIXELS`)
             applies to them.
+        max_job_tiles: most tiles (256²) one image may need (413 beyond, before any work).
+        upload_timeout_s: an upload may take this long plus a second per 64 kB (408 beyond).
         job_ttl_s, keep_jobs: how long and how many finished jobs keep their results.
         allowed_hosts: ``Host`` header values accepted (e.g. ``127.0.0.1``, ``localhost``);
             ``None`` accepts any. A server on the loopback interface should name only loopback
             names, so that a web page elsewhere cannot reach it through DNS rebinding.
+        port: the port served: a ``Host`` naming another is refused.
     """
-    if workers < 1 or queue_size < 0 or max_upload_mb <= 0:
-        raise ValueError("workers must be ≥ 1, queue_size ≥ 0 and max_upload_mb > 0")
-    own_tmp = tmp_dir is None
-    folder = Path(tmp_dir if tmp_dir is not None else tempfile.mkdtemp(prefix="sarcolor-serve-")).resolve()
-    folder.mkdir(parents=True, exist_ok=True)
+    if workers < 1 or queue_size < 0 or max_upload_mb <= 0 or max_job_tiles < 1:
+        raise ValueError("workers and max_job_tiles must be ≥ 1, queue_size ≥ 0 and max_upload_mb > 0")
+    if tmp_dir is not None:
+        Path(tmp_dir).mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"sarcolor-serve-{os.getpid()}-", dir=tmp_dir)).resolve()
     places = Places(workers + queue_size)
     store = JobStore(job_ttl_s, keep_jobs)
     colorizers = Colorizers(device)
@@ -104,11 +123,7 @@ def create_app(
         colorizers.stopping.set()  # running jobs end at their next batch of tiles
         executor.shutdown(wait=True, cancel_futures=True)
         store.clear()
-        if own_tmp:
-            shutil.rmtree(folder, ignore_errors=True)
-        else:
-            for job_folder in folder.glob(f"{JOB_PREFIX}*"):
-                shutil.rmtree(job_folder, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)  # the server's own folder, nothing beside it
 
     app = FastAPI(
         title="sarcolor",
@@ -121,16 +136,7 @@ def create_app(
     )
     app.state.tmp_dir, app.state.places, app.state.jobs = folder, places, store
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    if allowed_hosts is not None:
-        hosts = {h.lower() for h in allowed_hosts}
-
-        @app.middleware("http")
-        async def _check_host(request: Request, call_next):
-            host = request.headers.get("host", "").lower()
-            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-            if name not in hosts:
-                return JSONResponse({"error": f"this server answers only to {', '.join(sorted(hosts))}"}, 400)
-            return await call_next(request)
+    app.add_middleware(RequestGuard, hosts=allowed_hosts, port=port)
 
     def new_job(request: Request) -> Job:
         check_declared_length(request, max_upload_mb)
@@ -139,7 +145,7 @@ def create_app(
         return Job(folder=job_folder, place=place)
 
     async def receive(job: Job, request: Request) -> None:
-        upload = await receive_upload(request, job.folder, max_upload_mb)
+        upload = await receive_upload(request, job.folder, max_upload_mb, upload_timeout_s)
         job.filename = upload.filename
         job.model = upload.fields.get("model") or AUTO
         job.terrain = upload.fields.get("terrain") or AUTO
@@ -148,20 +154,22 @@ def create_app(
         except SelectionError as err:
             raise ApiError(422, str(err)) from None
         job.stage = "checking the upload"
-        await asyncio.to_thread(inspect_upload, job, upload.path, max_image_pixels)
+        await asyncio.to_thread(inspect_upload, job, upload.path, max_image_pixels, max_job_tiles)
         if not models.needs_image(job.model, job.terrain):
             await asyncio.to_thread(choose, job, models)
         job.state, job.stage = "queued", "waiting for a worker"
 
     def submit(job: Job):
         try:
-            return executor.submit(run_job, job, models, colorizers)
+            job.future = executor.submit(run_job, job, models, colorizers)
         except RuntimeError:  # shutting down
             raise ApiError(503, "the server is shutting down") from None
+        return job.future
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, err: ApiError) -> JSONResponse:
-        headers = {"Retry-After": "5"} if err.status == 503 else None
+        # 408: the client may still be sending; the connection is closed after the answer
+        headers = {503: {"Retry-After": "5"}, 408: {"Connection": "close"}}.get(err.status)
         return JSONResponse({"error": err.message}, status_code=err.status, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
@@ -178,6 +186,9 @@ def create_app(
 
     @app.exception_handler(Exception)
     async def _internal(_: Request, err: Exception) -> JSONResponse:
+        if is_disk_full(err):
+            log.warning("disk full: %s", err)
+            return JSONResponse({"error": DISK_FULL}, 507)
         log.error("internal error", exc_info=err)
         return JSONResponse({"error": "internal error (the server log has the details)"}, 500)
 
@@ -208,6 +219,8 @@ def create_app(
             "max_upload_mb": max_upload_mb,
             "max_pixels": MAX_PIXELS,
             "max_image_pixels": max_image_pixels,
+            "max_job_tiles": max_job_tiles,
+            "upload_timeout_s": upload_timeout_s,
             "terrains": models.terrains,
             "terrain_classifier": models.classifier is not None,
         }
@@ -251,8 +264,8 @@ def create_app(
             )
             handed_over = True
             return response
-        except ClientGone:
-            return Response(status_code=400)
+        except ClientGone:  # nobody reads this answer
+            return JSONResponse({"error": "the client disconnected"}, status_code=400)
         finally:
             if not handed_over:
                 job.finish()
@@ -287,16 +300,21 @@ def create_app(
         return store.get(job_id).to_dict()
 
     @app.delete(
-        "/api/jobs/{job_id}", status_code=204, summary="Delete a finished job's files", responses=JOB_ERRORS
+        "/api/jobs/{job_id}",
+        status_code=204,
+        summary="Delete a finished job's files, or cancel a job that has not finished",
+        responses={202: CANCELLING, **JOB_ERRORS},
     )
     async def delete_job(job_id: str) -> Response:
-        store.delete(job_id)
+        cancelled = store.delete(job_id)
+        if cancelled is not None:
+            return JSONResponse(cancelled.to_dict(), status_code=202)
         return Response(status_code=204)
 
     def finished(job_id: str) -> Job:
         job = store.get(job_id)
-        if job.state == "failed":
-            raise ApiError(409, f"job {job.id} failed: {job.error}")
+        if job.state in ("failed", "cancelled"):
+            raise ApiError(409, f"job {job.id} {job.state}: {job.error}")
         if job.state != "done":
             raise ApiError(409, f"job {job.id} is still {job.state}")
         return job
@@ -338,8 +356,8 @@ async def _until_done(future, job: Job, request: Request) -> None:
         if done:
             return
         if await request.is_disconnected():
-            job.cancel.set()
-            await waiting
+            if not job.request_cancel("the client left"):
+                await asyncio.wait({waiting})  # the worker stops at its next batch: then delete
             raise ClientGone()
 
 

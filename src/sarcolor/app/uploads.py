@@ -4,11 +4,14 @@ The body is parsed as it streams in (``python-multipart``'s push parser): the ``
 written straight to ``FOLDER/upload`` (the client's file name is kept for display only and
 never becomes a path), the other parts are short text fields. A body declared (Content-Length)
 or found (while streaming) to be over the limit is refused with 413 at once, without reading
-the rest.
+the rest. A body must also arrive in time: within ``timeout_s`` plus one second per
+:data:`MIN_RATE` bytes received (a client trickling a byte every few seconds, holding a place,
+is cut off with 408 after ``timeout_s``). A full disk is 507.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,13 +21,14 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
-from sarcolor.app.errors import ApiError, ClientGone
+from sarcolor.app.errors import DISK_FULL, ApiError, ClientGone, is_disk_full
 
 FILE_FIELD = "file"
 MAX_FIELD_BYTES = 1024  # model and terrain names are short
 MAX_PARTS = 16
 FRAMING_BYTES = 64 * 1024  # part headers and boundaries, on top of the file itself
 UPLOAD_NAME = "upload"
+MIN_RATE = 64 * 1024  # bytes a second an upload must average beyond its first timeout_s seconds
 
 
 @dataclass
@@ -59,11 +63,14 @@ def check_declared_length(request: Request, max_upload_mb: float) -> None:
         raise ApiError(413, _too_large(max_upload_mb))
 
 
-async def receive_upload(request: Request, folder: Path, max_upload_mb: float) -> Upload:
+async def receive_upload(
+    request: Request, folder: Path, max_upload_mb: float, timeout_s: float = 30.0
+) -> Upload:
     """Stream the multipart body of ``request`` into ``folder``.
 
     Raises:
-        ApiError: 400 (not multipart, malformed, no ``file``), 413 (over ``max_upload_mb``).
+        ApiError: 400 (not multipart, malformed, no ``file``), 408 (slower than ``timeout_s``
+            plus a second per :data:`MIN_RATE` bytes), 413 (over ``max_upload_mb``), 507 (disk full).
         ClientGone: the client disconnected part-way.
     """
     kind, params = parse_options_header(request.headers.get("content-type", ""))
@@ -77,8 +84,18 @@ async def receive_upload(request: Request, folder: Path, max_upload_mb: float) -
         raise ApiError(400, "the multipart boundary is invalid") from None
     limit = limit_bytes(max_upload_mb) + FRAMING_BYTES
     received = 0
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    stream = request.stream()
     try:
-        async for chunk in request.stream():
+        while True:
+            remaining = start + timeout_s + received / MIN_RATE - loop.time()
+            try:
+                chunk = await asyncio.wait_for(anext(stream), max(remaining, 0.0))
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                raise ApiError(408, _too_slow(received, timeout_s)) from None
             received += len(chunk)
             if received > limit:
                 raise ApiError(413, _too_large(max_upload_mb))
@@ -88,13 +105,25 @@ async def receive_upload(request: Request, folder: Path, max_upload_mb: float) -
         raise ClientGone() from None
     except FormParserError:
         raise ApiError(400, "the multipart body is malformed") from None
+    except OSError as err:
+        if is_disk_full(err):
+            raise ApiError(507, DISK_FULL) from None
+        raise
     finally:
         form.close()
+        await stream.aclose()
     if not form.ended:
         raise ApiError(400, "the multipart body is incomplete (no closing boundary)")
     if form.filename is None:
         raise ApiError(400, "the form has no 'file' field")
     return Upload(form.target, display_name(form.filename), form.size, form.fields)
+
+
+def _too_slow(received: int, timeout_s: float) -> str:
+    return (
+        f"the upload was too slow ({received} bytes received; the server waits {timeout_s:g} s plus "
+        f"a second per {MIN_RATE // 1024} kB, set by sarcolor serve --upload-timeout-s)"
+    )
 
 
 def _too_large(max_upload_mb: float) -> str:

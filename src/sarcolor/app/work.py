@@ -2,8 +2,9 @@
 
 * :func:`inspect_upload` (cheap, before queueing): the file's kind from its first bytes (PNG,
   JPEG or TIFF, whatever the client called it), its declared size checked against the pixel
-  limits *before* any pixel is decoded (decompression bombs: :func:`sarcolor.data.io.check_size`),
-  and the chosen model's fit (bands, input kind).
+  limits *before* any pixel is decoded (decompression bombs: :func:`sarcolor.data.io.check_size`)
+  and its tiles against the work a job may take (:func:`job_tiles`: a 1×400,000,000 strip is
+  2 million tiles), and the chosen model's fit (bands, input kind).
 * :func:`run_job` (in a worker thread): PNG/JPEG → :class:`~sarcolor.inference.colorizer.Colorizer`
   on the whole image → ``result.png`` of the same size; TIFF →
   :func:`~sarcolor.inference.scene.colorize_scene` → ``result.tif`` on the input's grid. Both
@@ -11,7 +12,8 @@
   :data:`QUICKLOOK_SIDE` pixels a side, for the page.
 
 Progress is counted in tiles: the colorizer is seen through :class:`_TileCounter`, which
-counts the tiles of every ``predict`` call.
+counts the tiles of every ``predict`` call. Cancellation (:meth:`~sarcolor.app.jobs.Job.request_cancel`,
+or the server stopping) is checked before every batch of tiles and between stages.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from sarcolor.app.errors import ApiError, public_message
+from sarcolor.app.errors import DISK_FULL, ApiError, is_disk_full, public_message
 from sarcolor.app.jobs import Job
 from sarcolor.data.geotiff import decide_scale, open_raster, read_window, sar_unit, select_bands
 from sarcolor.data.io import MAX_PIXELS, check_size, read_image, to_uint8, write_rgb_png
@@ -33,9 +35,9 @@ from sarcolor.data.preprocess import to_grey
 from sarcolor.errors import SarcolorError
 from sarcolor.inference.colorizer import TILE, Colorizer
 from sarcolor.inference.modelset import ModelInfo, ModelRegistry, SelectionError
-from sarcolor.inference.options import SceneOptions
+from sarcolor.inference.options import InferenceOptions, SceneOptions
 from sarcolor.inference.scene import colorize_scene
-from sarcolor.inference.tiling import plan_tiles, tile_starts
+from sarcolor.inference.tiling import tile_starts
 from sarcolor.terrain.routing import TerrainRouter
 
 log = logging.getLogger("sarcolor.app")
@@ -76,11 +78,16 @@ def input_path(job: Job) -> Path:
     return next(iter(sorted(job.folder.glob("input.*"))), job.folder / "input")
 
 
-def inspect_upload(job: Job, upload: Path, max_image_pixels: int) -> None:
-    """Kind and size of the upload, checked before anything is decoded; renames it ``input.*``.
+def job_tiles(width: int, height: int, overlap: int = InferenceOptions().overlap) -> int:
+    """Tiles the model runs on for a ``width × height`` image (one a side at least)."""
+    return len(tile_starts(height, TILE, overlap)) * len(tile_starts(width, TILE, overlap))
+
+
+def inspect_upload(job: Job, upload: Path, max_image_pixels: int, max_job_tiles: int) -> None:
+    """Kind, size and work of the upload, checked before anything is decoded; renames it ``input.*``.
 
     Raises:
-        ApiError: 400 not an image we read; 413 more pixels than allowed.
+        ApiError: 400 not an image we read; 413 more pixels or tiles than allowed.
     """
     with open(upload, "rb") as fh:
         head = fh.read(16)
@@ -99,6 +106,13 @@ def inspect_upload(job: Job, upload: Path, max_image_pixels: int) -> None:
             413,
             f"{job.filename}: {job.width}×{job.height} pixels is over the server's "
             f"{max_image_pixels / 1e6:g} MP limit for PNG/JPEG (colorized in memory); send it as a GeoTIFF",
+        )
+    tiles = job_tiles(job.width, job.height)
+    if tiles > max_job_tiles:
+        raise ApiError(
+            413,
+            f"{job.filename}: {job.width}×{job.height} pixels is {tiles} tiles of {TILE}², over the "
+            f"server's limit of {max_job_tiles} tiles a job (sarcolor serve --max-job-tiles raises it)",
         )
 
 
@@ -153,9 +167,9 @@ def choose(job: Job, registry: ModelRegistry, image_for_classifier=None) -> None
 def run_job(job: Job, registry: ModelRegistry, colorizers: Colorizers) -> None:
     """Colorize ``job`` (worker thread). Failures end in ``job.fail``; nothing is raised."""
     job.state, job.stage = "running", "starting"
+    check = _Canceller(job, colorizers.stopping)
     try:
-        if colorizers.stopping.is_set() or job.cancel.is_set():
-            raise Cancelled()
+        check()
         if job.choice is None:
             job.stage = "finding the terrain"
             choose(job, registry, lambda: _classifier_input(job, registry))
@@ -164,45 +178,53 @@ def run_job(job: Job, registry: ModelRegistry, colorizers: Colorizers) -> None:
         colorizer = colorizers.get(job.choice.model)
         if colorizer.condition_terrains:  # a conditioned model is told the chosen terrain
             colorizer = TerrainRouter({job.choice.terrain: colorizer}, terrain=job.choice.terrain)  # type: ignore[assignment]
+        check()
         job.stage = "colorizing"
         if job.kind == "scene":
-            _run_scene(job, colorizer, colorizers.stopping)
+            _run_scene(job, colorizer, check)
         else:
-            _run_image(job, colorizer, colorizers.stopping)
+            _run_image(job, colorizer, check)
         job.state, job.stage = "done", "done"
     except Cancelled:
-        job.fail(503, "the job was cancelled (the server is stopping, or the client left)")
+        stopping = colorizers.stopping.is_set() and not job.cancel.is_set()
+        reason = "the server is stopping" if stopping else job.cancel_reason or "the job was cancelled"
+        log.info("job %s cancelled while %s: %s", job.id, job.stage, reason)
+        job.mark_cancelled(503 if stopping else 409, reason)
     except ApiError as err:
         job.fail(err.status, err.message)
-    except SarcolorError as err:
-        job.fail(400, _public(job, err))
-    except Exception:
-        log.exception("job %s failed", job.id)
-        job.fail(500, "colorizing failed because of an internal error (the server log has the details)")
+    except Exception as err:
+        if is_disk_full(err):
+            log.warning("job %s failed: %s", job.id, err)
+            job.fail(507, DISK_FULL)
+        elif isinstance(err, SarcolorError):
+            job.fail(400, _public(job, err))
+        else:
+            log.exception("job %s failed", job.id)
+            job.fail(500, "colorizing failed because of an internal error (the server log has the details)")
     finally:
         input_path(job).unlink(missing_ok=True)
 
 
-def _run_image(job: Job, colorizer: Colorizer, stopping: threading.Event) -> None:
+def _run_image(job: Job, colorizer: Colorizer, check: _Canceller) -> None:
     image = read_image(input_path(job))
-    job.tiles_total = len(plan_tiles(image.shape[0], image.shape[1], TILE, colorizer.overlap).origins)
-    counter = _TileCounter(colorizer, job, stopping)
+    job.tiles_total = job_tiles(image.shape[1], image.shape[0], colorizer.overlap)
+    counter = _TileCounter(colorizer, job, check)
     rgb = Colorizer.colorize_many(counter, [image])[0]  # type: ignore[arg-type]  # the counting view
+    check()
     job.stage = "writing the result"
     write_rgb_png(job.result, rgb)
     _save_small(to_uint8(_grey(image)[..., 0]), job.preview)
     _save_small(to_uint8(rgb), job.quicklook)
 
 
-def _run_scene(job: Job, colorizer: Colorizer, stopping: threading.Event) -> None:
+def _run_scene(job: Job, colorizer: Colorizer, check: _Canceller) -> None:
     path = input_path(job)
     with open_raster(path) as src:
-        job.tiles_total = len(tile_starts(src.height, TILE, colorizer.overlap)) * len(
-            tile_starts(src.width, TILE, colorizer.overlap)
-        )
+        job.tiles_total = job_tiles(src.width, src.height, colorizer.overlap)
     _write_preview(job, path, colorizer.config.preprocess)
+    check()
     report = colorize_scene(
-        _TileCounter(colorizer, job, stopping),  # type: ignore[arg-type]
+        _TileCounter(colorizer, job, check),  # type: ignore[arg-type]
         path,
         job.result,
         SceneOptions(),
@@ -210,23 +232,35 @@ def _run_scene(job: Job, colorizer: Colorizer, stopping: threading.Event) -> Non
         log=lambda line: log.info("job %s: %s", job.id, line),
     )
     job.notes.append(f"SAR scale {report.scale_reason}; {report.tiles} tiles, {report.skipped} without data")
+    check()
     job.stage = "writing the quicklook"
     _write_quicklook(job)
 
 
+class _Canceller:
+    """Called between stages and batches: raises :class:`Cancelled` once the job is cancelled or
+    the server is stopping."""
+
+    def __init__(self, job: Job, stopping: threading.Event) -> None:
+        self._job, self._stopping = job, stopping
+
+    def __call__(self) -> None:
+        if self._stopping.is_set() or self._job.cancel.is_set():
+            raise Cancelled()
+
+
 class _TileCounter:
     """A :class:`Colorizer` whose ``predict`` also counts tiles into ``job.tiles_done`` (and
-    raises :class:`Cancelled` once ``stopping`` is set)."""
+    raises :class:`Cancelled` before a batch once the job is cancelled)."""
 
-    def __init__(self, colorizer: Colorizer, job: Job, stopping: threading.Event) -> None:
-        self._colorizer, self._job, self._stopping = colorizer, job, stopping
+    def __init__(self, colorizer: Colorizer, job: Job, check: _Canceller) -> None:
+        self._colorizer, self._job, self._check = colorizer, job, check
 
     def __getattr__(self, name: str):
         return getattr(self._colorizer, name)
 
     def predict(self, tiles, terrains=None):
-        if self._stopping.is_set() or self._job.cancel.is_set():
-            raise Cancelled()
+        self._check()
         out = self._colorizer.predict(tiles, terrains)
         self._job.tiles_done += len(tiles)
         return out
@@ -295,4 +329,4 @@ def _public(job: Job, err: Exception) -> str:
     return public_message(str(err), {input_path(job): job.filename, job.folder: "upload"})
 
 
-__all__ = ["MAX_PIXELS", "Colorizers", "check_fit", "choose", "inspect_upload", "run_job"]
+__all__ = ["MAX_PIXELS", "Colorizers", "check_fit", "choose", "inspect_upload", "job_tiles", "run_job"]

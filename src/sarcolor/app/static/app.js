@@ -132,12 +132,12 @@ async function colorize() {
     progress(0, "Uploading…");
     let job = await upload(form, (f) => progress(f, `Uploading… ${Math.round(f * 100)} %`));
     state.job = job.id;
-    while (job.state !== "done" && job.state !== "failed") {
+    while (!["done", "failed", "cancelled"].includes(job.state)) {
       progress(job.progress, job.state === "queued" ? "Waiting for a worker…" : `${cap(job.stage)}… ${Math.round(job.progress * 100)} %`, job.state === "queued");
       await sleep(400);
       job = await getJSON(`/api/jobs/${job.id}`);
     }
-    if (job.state === "failed") throw new Error(sentence({ error: job.error }, job.error_status));
+    if (job.state !== "done") throw new Error(sentence({ error: job.error }, job.error_status));
     progress(1, "Loading the result…");
     await show(job);
     hideProgress();
