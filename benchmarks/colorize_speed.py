@@ -26,6 +26,10 @@ blending, the pipeline); with worker threads these overlap, so they may add up t
 wall time. Last, the outputs are re-encoded at each PNG compression level (size against time),
 with sarcolor's own encoder (levels 0 and 1) and with Pillow.
 
+The machine line names the CPU's ISA flags and its measured GEMM rate (2048² ``torch.mm``, fp32
+and, where native, bf16); each rate is also given as a share of it (FLOPs of the reference
+network, counted by torch.utils.flop_counter), with the inference form ``--form auto`` chose.
+
 ``--write`` puts the result in docs/benchmarks.md between the ``colorize_speed.py`` markers.
 """
 
@@ -51,7 +55,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import cpu_name, write_section
+from machine import machine, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -139,6 +143,7 @@ class Reference:
 
     def __init__(self, files: list[Path], ngf: int) -> None:
         import torch
+        from torch.utils.flop_counter import FlopCounterMode
 
         from reference_pix2pix import RefGenerator
 
@@ -146,6 +151,9 @@ class Reference:
         self.net = RefGenerator(ngf=ngf).eval()
         grey = np.stack([np.asarray(Image.open(f).convert("L"), np.float32) / 255.0 for f in files])
         self.images = torch.from_numpy(grey)[:, None] * 2 - 1
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            self.net(self.images[:1])
+        self.gflop_per_image = counter.get_total_flops() / 1e9
 
     def images_per_second(self, batch: int) -> float:
         import torch
@@ -298,8 +306,8 @@ def main() -> None:
         return
     import torch
 
-    from sarcolor.runtime import cpu_has_bf16
-
+    cpu = machine()  # before the load of the run: the GEMM rate is measured here
+    print(cpu.describe(), flush=True)
     before = load()
     extra = shlex.split(args.extra)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
@@ -311,6 +319,8 @@ def main() -> None:
         checkpoint = args.checkpoint or make_checkpoint(work / "seeded.safetensors", args.ngf)
         reference = Reference(large, args.ngf)
         fast = FastPath(large, checkpoint)
+        form = fast.colorizer.form.describe()
+        print(form, flush=True)
         cli_seconds(work / "small", work / "out", checkpoint, extra, env)  # warm the file cache
         variants = [("sarcolor colorize", extra, None, {})] + [parse_variant(v) for v in args.variant]
         runs: dict[str, list[float]] = {"ref8": [], "ref1": [], "model": []}
@@ -345,17 +355,24 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     after = load()
 
-    machine = f"{cpu_name()}, {os.cpu_count()} cores, bf16 instructions: {'yes' if cpu_has_bf16() else 'no'}"
     argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
-    stamp = f"{datetime.date.today()}, {machine}, torch {torch.__version__}, ngf={args.ngf}"
+    stamp = f"{datetime.date.today()}, {cpu.describe()}, torch {torch.__version__}, ngf={args.ngf}"
+    precision = fast.colorizer.precision
+
+    def share(rate: float) -> str:
+        return cpu.share(rate * reference.gflop_per_image, precision)
+
     lines = [
         f"Inputs: {args.source} 256×256 SAR PNGs, {n} and {4 * n} per run. Reference forward pass: "
-        f"{med['ref8']:.1f} img/s at batch 8, {med['ref1']:.1f} img/s at batch 1.",
+        f"{med['ref8']:.1f} img/s at batch 8 ({share(med['ref8'])} of the fp32 GEMM rate), "
+        f"{med['ref1']:.1f} img/s at batch 1. sarcolor's {form} ({precision}).",
         "",
-        "| what | img/s | ÷ reference batch 8 | ÷ reference batch 1 | ÷ model alone | start-up s |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| what | img/s | ÷ reference batch 8 | ÷ reference batch 1 | ÷ model alone | share of GEMM "
+        "| start-up s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
         f"| sarcolor's model alone (`Colorizer.predict`, batch 8, in memory) | {med['model']:.1f} "
-        f"| {med['model'] / med['ref8']:.2f}× | {med['model'] / med['ref1']:.2f}× | 1.00× | – |",
+        f"| {med['model'] / med['ref8']:.2f}× | {med['model'] / med['ref1']:.2f}× | 1.00× "
+        f"| {share(med['model'])} | – |",
     ]
     for label, flags, _, more in variants:
         words = [f"{k}={v}" for k, v in more.items()] + flags
@@ -363,7 +380,7 @@ def main() -> None:
         rate = med[label]
         lines.append(
             f"| {name} | {rate:.1f} | {rate / med['ref8']:.2f}× | {rate / med['ref1']:.2f}× "
-            f"| {rate / med['model']:.2f}× | {med[label + ' start']:.2f} |"
+            f"| {rate / med['model']:.2f}× | {share(rate)} | {med[label + ' start']:.2f} |"
         )
     if profile:
         wall = profile["wall"]

@@ -3,21 +3,24 @@ reference (benchmarks/reference_pix2pix.py), measured in one run, alternating, a
 
     python benchmarks/speed.py [--device auto] [--batch-sizes 1 8 16] [--repeats 5] [--write]
 
-``train`` times ``Pix2Pix.train_step``; ``infer`` times the generator as ``Colorizer`` runs it,
-built by the same :func:`sarcolor.models.fast.inference_model` (on CPU: BatchNorm folded,
-oneDNN-prepacked weights, channels_last), under ``torch.inference_mode``.
+``train`` times ``Pix2Pix.train_step``; ``infer`` times the generator in each of its inference
+forms (``--forms``, default all of :data:`sarcolor.models.fast.FORMS`: eager, channels_last,
+folded, prepacked), built by :func:`sarcolor.models.fast.inference_model` as ``Colorizer`` builds
+them, under ``torch.inference_mode``; ``--form auto`` picks the fastest of them on the machine.
 
-Prints images/s (median of the repeats) of both, their ratio, the achieved GFLOP/s of the fast
-path (FLOPs of one step counted by torch.utils.flop_counter on the reference, the same network:
-the fused oneDNN ops of the fast path are invisible to the counter) and the peak memory;
-``--write`` appends the table to docs/benchmarks.md with the machine, torch version and date.
+First the machine: the CPU, its ISA flags (avx2, avx512f, VNNI, avx512_bf16, AMX) and its measured
+GEMM rate (2048² ``torch.mm``, fp32, and bf16 where the CPU has it natively). Then per row the
+images/s (median of the repeats) of both, their ratio, the achieved GFLOP/s of the fast path
+(FLOPs of one step counted by torch.utils.flop_counter on the reference, the same network: the
+fused oneDNN ops of the fast path are invisible to the counter), that rate as a share of the GEMM
+rate in the row's precision, and the peak memory; ``--write`` appends the table to
+docs/benchmarks.md with the machine, torch version and date.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import resource
 import statistics
 import sys
@@ -28,12 +31,12 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import cpu_name
+from machine import Machine, machine
 from reference_pix2pix import RefPix2Pix
 from sarcolor.config import Config
 from sarcolor.models import build_networks
-from sarcolor.models.fast import inference_model
-from sarcolor.runtime import cpu_has_bf16, resolve_device, resolve_precision
+from sarcolor.models.fast import FORMS, inference_model
+from sarcolor.runtime import resolve_device, resolve_precision
 from sarcolor.training.pix2pix import Pix2Pix
 
 
@@ -58,7 +61,14 @@ def flops_of(fn) -> float:
 
 
 def measure(
-    mode: str, device: torch.device, batch: int, ngf: int, repeats: int, steps: int, precision: str
+    mode: str,
+    device: torch.device,
+    batch: int,
+    ngf: int,
+    repeats: int,
+    steps: int,
+    precision: str,
+    form: str = "prepacked",
 ) -> dict:
     a = torch.rand(batch, 1, 256, 256, device=device) * 2 - 1
     b = torch.rand(batch, 3, 256, 256, device=device) * 2 - 1
@@ -71,7 +81,7 @@ def measure(
         resolved = fast.precision
     else:
         resolved = resolve_precision(precision, device)
-        model = inference_model(build_networks(cfg)[0].to(device), device, resolved)
+        model = inference_model(build_networks(cfg)[0].to(device), device, resolved, form)
 
         def fast_fn() -> torch.Tensor:
             with torch.inference_mode():
@@ -100,11 +110,6 @@ def measure(
     }  # fmt: skip
 
 
-def describe_cpu() -> str:
-    """e.g. "AMD EPYC, 2 cores, bf16 instructions: yes"."""
-    return f"{cpu_name()}, {os.cpu_count()} cores, bf16 instructions: {'yes' if cpu_has_bf16() else 'no'}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -116,23 +121,30 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=3, help="steps per timed repeat")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    parser.add_argument("--forms", nargs="+", default=list(FORMS), choices=FORMS, help="infer: forms to time")
     parser.add_argument("--write", action="store_true", help="append the table to docs/benchmarks.md")
     args = parser.parse_args()
     device = resolve_device(args.device)
-    name = torch.cuda.get_device_name() if device.type == "cuda" else describe_cpu()
+    cpu: Machine | None = None if device.type == "cuda" else machine()
+    name = torch.cuda.get_device_name() if cpu is None else cpu.describe()
+    print(name, flush=True)
     head = (
-        "| mode | batch | reference img/s | sarcolor img/s | ratio | sarcolor GFLOP/s "
+        "| mode | batch | reference img/s | sarcolor img/s | ratio | sarcolor GFLOP/s | share of GEMM "
         "| GFLOP/img | precision | peak GiB |"
     )
-    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---|---:|"]
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
     for mode in args.modes:
         for batch in args.batch_sizes:
-            r = measure(mode, device, batch, args.ngf, args.repeats, args.steps, args.precision)
-            lines.append(
-                f"| {mode} | {batch} | {r['ref']:.2f} | {r['fast']:.2f} | {r['ratio']:.2f}× "
-                f"| {r['gflops']:.0f} | {r['gflop_per_image']:.1f} | {r['precision']} | {r['peak_gib']:.2f} |"
-            )
-            print(lines[-1], flush=True)
+            for form in args.forms if mode == "infer" and cpu is not None else ["prepacked"]:
+                r = measure(mode, device, batch, args.ngf, args.repeats, args.steps, args.precision, form)
+                label = f"infer {form}" if mode == "infer" and cpu is not None else mode
+                share = cpu.share(r["gflops"], r["precision"]) if cpu is not None else "–"
+                lines.append(
+                    f"| {label} | {batch} | {r['ref']:.2f} | {r['fast']:.2f} | {r['ratio']:.2f}× "
+                    f"| {r['gflops']:.0f} | {share} | {r['gflop_per_image']:.1f} | {r['precision']} "
+                    f"| {r['peak_gib']:.2f} |"
+                )
+                print(lines[-1], flush=True)
     stamp = f"{datetime.date.today()}, {name} ({device}), torch {torch.__version__}, ngf={args.ngf}"
     table = "\n".join([f"### {stamp}", "", *lines, ""])
     print("\n" + table)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
+from pathlib import Path
 from typing import TypeVar
 
 import torch
@@ -43,13 +45,61 @@ def resolve_precision(name: str, device: torch.device) -> str:
 
 
 def cpu_has_bf16() -> bool:
-    """Whether this CPU computes bf16 natively (AVX-512-BF16 or AMX tiles); ``SARCOLOR_CPU_BF16=0``
-    or ``1`` overrides the detection."""
+    """Whether ``--precision auto`` takes bf16 on this CPU: :func:`bf16_is_native`, unless
+    ``SARCOLOR_CPU_BF16=0`` or ``1`` overrides it (the test suite sets 0 to run fp32 everywhere)."""
     forced = os.environ.get("SARCOLOR_CPU_BF16")
     if forced in ("0", "1"):
         return forced == "1"
+    return bf16_is_native()
+
+
+# oneDNN's ISA caps (``ONEDNN_MAX_CPU_ISA``) below AVX512_CORE_BF16: under these its bf16
+# convolutions are emulated in fp32 code even on a CPU that has bf16 instructions.
+_ONEDNN_CAPS_WITHOUT_BF16 = frozenset(
+    ["SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"]
+)
+
+
+def bf16_is_native() -> bool:
+    """Whether bf16 convolutions run on bf16 instructions here (AVX-512-BF16 or AMX tiles) rather
+    than emulated (~70× slower than fp32, and other rounding): the hardware, as oneDNN may use it.
+
+    ``ONEDNN_MAX_CPU_ISA=AVX2`` (or another cap below AVX512_CORE_BF16) makes a bf16 CPU behave as
+    one without: this says False then, and that is how an AVX2-only CPU is imitated.
+    """
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", os.environ.get("DNNL_MAX_CPU_ISA", "")).strip().upper()
+    if cap in _ONEDNN_CAPS_WITHOUT_BF16 or not torch.backends.mkldnn.is_available():
+        return False
     probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # private: absent is "no"
     return any(bool(getattr(torch.cpu, probe, lambda: False)()) for probe in probes)
+
+
+ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+
+
+def cpu_isa_flags() -> list[str]:
+    """The speed-relevant ISA flags /proc/cpuinfo lists for this CPU (of :data:`ISA_FLAGS`), in
+    that order, plus ``onednn<=CAP`` when ``ONEDNN_MAX_CPU_ISA`` limits oneDNN; [] where unknown."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        text = ""
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    present = set(line.partition(":")[2].split())
+    flags = [f for f in ISA_FLAGS if f in present]
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", os.environ.get("DNNL_MAX_CPU_ISA", "")).strip().upper()
+    return flags + ([f"onednn<={cap}"] if cap and cap not in ("ALL", "DEFAULT") else [])
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (e.g. "AMD EPYC 9R45"), else what platform knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 M = TypeVar("M", bound=torch.nn.Module)

@@ -18,6 +18,7 @@ from sarcolor.options import check_fields, option
 from sarcolor.sar.conventions import FILTERS, SarScale, parse_despeckle
 
 Compression = Literal["deflate", "zstd", "lzw", "none"]
+Form = Literal["auto", "eager", "channels_last", "folded", "prepacked"]  # auto + models.fast.FORMS
 MAX_LEVEL = {"deflate": 9, "zstd": 22}  # the codecs that take a level (GDAL's ZLEVEL, ZSTD_LEVEL)
 
 
@@ -28,6 +29,13 @@ class InferenceOptions:
     device: DeviceName = option("auto", help=DEVICE_HELP)
     precision: Precision = option("auto", help=PRECISION_HELP)
     batch_size: int = option(8, low=1, help="tiles per forward pass")
+    form: Form = option(
+        "auto",
+        help="the generator's form on CPU: eager (as trained), channels_last, folded (BatchNorm folded "
+        "into the convolutions) or prepacked (folded, oneDNN-prepacked weights); auto: the fastest "
+        "measured on this CPU at first use, remembered in the cache folder ($SARCOLOR_CACHE_DIR, else "
+        "~/.cache/sarcolor); outputs agree to float rounding",
+    )
     overlap: int = option(
         64, low=0, high=255, help="overlap of neighbouring 256×256 tiles in pixels, blended without seams"
     )

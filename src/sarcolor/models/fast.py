@@ -129,24 +129,36 @@ class InferenceGenerator(nn.Module):
             return self.net(x).float()
 
 
-def inference_model(
-    generator: nn.Module, device: torch.device, precision: str = "fp32"
-) -> InferenceGenerator:
-    """The fastest eval-mode form of ``generator`` on ``device``; ``generator`` is left unchanged.
+FORMS = ("eager", "channels_last", "folded", "prepacked")
+"""The inference forms of a generator on CPU, from the plain eval generator to the most prepared:
+``eager`` (a copy as trained), ``channels_last`` (that copy in channels_last), ``folded``
+(BatchNorm folded, channels_last) and ``prepacked`` (folded, oneDNN-prepacked weights with fused
+activations). Which is fastest depends on the CPU: on the AVX-512-BF16 machine ``prepacked``
+(above), on an AVX2-only EPYC ``channels_last`` (9.3 img/s against 7.7 eager and 5.9 prepacked);
+:mod:`sarcolor.inference.autotune` measures them."""
 
-    - CPU: BatchNorm folded (:func:`fold_batchnorm`), weights prepacked for oneDNN with the
+
+def inference_model(
+    generator: nn.Module, device: torch.device, precision: str = "fp32", form: str = "prepacked"
+) -> InferenceGenerator:
+    """An eval-mode form of ``generator`` on ``device``; ``generator`` is left unchanged.
+
+    - CPU: ``form`` is one of :data:`FORMS`; by default the most prepared, ``prepacked``:
+      BatchNorm folded (:func:`fold_batchnorm`), weights prepacked for oneDNN with the
       activations fused (:func:`~sarcolor.models.onednn.prepack`; plain convolutions in
       channels_last where this PyTorch lacks the ops). ``bf16`` casts the weights once: fast
       only on CPUs with native bf16 (AVX-512-BF16, AMX), ~70× slower than fp32 elsewhere.
-    - CUDA: a copy in channels_last under autocast (``bf16``/``fp16``); BatchNorm kept.
+    - CUDA: a copy in channels_last under autocast (``bf16``/``fp16``); BatchNorm kept; ``form``
+      is not used.
 
-    Outputs equal ``generator.eval()(x)`` to float32 rounding (~1e-6) in ``fp32``.
+    Outputs equal ``generator.eval()(x)`` to float32 rounding (~1e-6) in ``fp32``, in every form.
 
     Args:
         generator: a :class:`~sarcolor.models.UNetGenerator` (or any conv network).
         device: where to run.
         precision: ``fp32``, ``bf16`` or ``fp16`` (CUDA), as resolved by
             :func:`sarcolor.runtime.resolve_precision`.
+        form: which of :data:`FORMS` (CPU).
     """
     channels_last = torch.channels_last
     if device.type == "cuda":
@@ -154,9 +166,15 @@ def inference_model(
         return InferenceGenerator(net, memory_format=channels_last, autocast_precision=precision)
     if precision not in ("fp32", "bf16"):
         raise ValueError(f"precision on CPU must be fp32 or bf16, got {precision!r}")
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    if form in ("eager", "channels_last"):
+        layout = channels_last if form == "channels_last" else torch.contiguous_format
+        net = place(copy.deepcopy(generator).eval().requires_grad_(False).to(device, dtype), layout=layout)
+        return InferenceGenerator(net, memory_format=layout, dtype=dtype)
     net = fold_batchnorm(generator).to(device, dtype)
-    if onednn_available():
+    if form == "prepacked" and onednn_available():
         try:
             return InferenceGenerator(prepack(net), memory_format=channels_last, dtype=dtype)
         except RuntimeError:  # private ops whose signature changed in this PyTorch: go eager
