@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 InputMode = Literal["sar", "optical-l"]
-TargetMode = Literal["rgb", "lab", "ab"]
+TargetMode = Literal["rgb", "lab", "ab", "grey"]
 DeviceName = Literal["auto", "cpu", "cuda"]
 OnBadSample = Literal["error", "skip"]
 OnNonFinite = Literal["stop", "skip"]

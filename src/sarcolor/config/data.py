@@ -26,7 +26,9 @@ class PreprocessConfig:
         "optical image (the founding description's LAB idea)",
     )
     target: TargetMode = option(
-        "rgb", help="what the generator predicts: sRGB, L*a*b*, or a*b* recombined with L* (optical-l)"
+        "rgb",
+        help="what the generator predicts: sRGB, L*a*b*, a*b* recombined with L* (optical-l), or grey "
+        "(one channel, ITU-R 601 luma of the optical image; written as 1-band images, scored on grey)",
     )
     bands: list[str] = option(
         default_factory=lambda: ["VV"],
@@ -69,6 +71,8 @@ class PreprocessConfig:
         check_fields(self, source, "preprocess.")
         if self.target == "ab" and self.input != "optical-l":
             raise SarcolorError(f"{source}: --target ab needs --input optical-l (a*b* is recombined with L*)")
+        if self.target == "grey" and self.input != "sar":
+            raise SarcolorError(f"{source}: --target grey needs --input sar (grey from L* is L* itself)")
         if not self.bands or len({b.upper() for b in self.bands}) != len(self.bands):
             raise SarcolorError(f"{source}: preprocess.bands must name distinct bands, got {self.bands}")
         if self.input != "sar" and len(self.bands) != 1:
@@ -90,7 +94,12 @@ class PreprocessConfig:
 
     @property
     def out_channels(self) -> int:
-        return 2 if self.target == "ab" else 3
+        return {"ab": 2, "grey": 1}.get(self.target, 3)
+
+    @property
+    def image_bands(self) -> int:
+        """Bands of a colorized image as written and scored: 1 for a grey target, else 3 (RGB)."""
+        return 1 if self.target == "grey" else 3
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,8 @@ class Pair:
         window: ``(row_off, col_off, height, width)`` of the pair's window on the SAR raster
             for layouts that cut large rasters into windows; ``None``: the whole files.
         acquired: acquisition dates or product names the source matched, for reports.
+        dataset_split: the split the dataset itself files the pair under, where it has one
+            (``test``: NUAA's ``test_*`` folders); such pairs make the test split.
     """
 
     s1: Path
@@ -44,6 +46,7 @@ class Pair:
     patch: int = -1
     window: tuple[int, int, int, int] | None = None
     acquired: str = ""
+    dataset_split: str | None = None
 
     @property
     def season(self) -> str | None:

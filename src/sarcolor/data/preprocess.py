@@ -12,6 +12,9 @@ which is stored in each checkpoint, so training and inference always agree.
   ``L*/50 − 1`` in [-1, 1].
 * Targets: ``rgb`` → ``2·rgb − 1``; ``lab`` → ``(L*/50 − 1, a*/110, b*/110)``;
   ``ab`` → ``(a*/110, b*/110)``. sRGB colours have |a*|, |b*| < 110, so tanh outputs cover them.
+  ``grey`` → ``2·Y − 1`` with Y the ITU-R 601 luma of the optical image (PIL's ``convert("L")``
+  up to rounding; a grey file is taken as is): decoded, it is grey repeated in R, G and B, and
+  :func:`scored_image` takes the one channel back for files and scores.
 """
 
 from __future__ import annotations
@@ -78,6 +81,8 @@ def encode_target(rgb: torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:
     """The generator's target: (B, 3, H, W) sRGB in [0, 1] → (B, out_channels, H, W) in [-1, 1]."""
     if cfg.target == "rgb":
         return rgb * 2.0 - 1.0
+    if cfg.target == "grey":
+        return to_grey(rgb) * 2.0 - 1.0
     lab = rgb_to_lab(rgb.clamp(0.0, 1.0))
     ab = lab[:, 1:] / AB_SCALE
     if cfg.target == "ab":
@@ -90,8 +95,8 @@ def decode_output(output: torch.Tensor, net_input: torch.Tensor, cfg: Preprocess
 
     ``net_input`` is the encoded input (B, 1, H, W); ``ab`` mode takes L* from it.
     """
-    if cfg.target == "rgb":
-        return ((output + 1.0) * 0.5).clamp(0.0, 1.0)
+    if cfg.target in ("rgb", "grey"):  # grey: repeated into its own memory (callers write in place)
+        return to_rgb(((output + 1.0) * 0.5).clamp(0.0, 1.0)).contiguous()
     if cfg.target == "ab":
         lightness = (net_input[:, :1] + 1.0) * L_SCALE
         ab = output[:, :2] * AB_SCALE
@@ -100,6 +105,15 @@ def decode_output(output: torch.Tensor, net_input: torch.Tensor, cfg: Preprocess
         ab = output[:, 1:3] * AB_SCALE
     lab = torch.cat([lightness.clamp(0.0, 100.0), ab], dim=1)
     return lab_to_rgb(lab, clip=True)
+
+
+def scored_image(rgb: torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:
+    """(B, 3, H, W) sRGB → what is written and scored: (B, 1, H, W) luma for a grey target, else as is.
+
+    A grey prediction is grey repeated, so its luma is itself; an optical target's luma is the
+    grey the model was trained on (:func:`encode_target`).
+    """
+    return to_grey(rgb) if cfg.image_bands == 1 else rgb
 
 
 def input_levels(net_input: torch.Tensor, levels: int = 256) -> torch.Tensor:

@@ -118,6 +118,7 @@ def split_scenes(
         if (holdout_terrain is not None and p.terrain == holdout_terrain)
         or (holdout_season is not None and p.season == holdout_season)
     }
+    filed = {p.split_group for p in pairs if p.dataset_split == "test"}  # the dataset's own test files
     if (holdout_terrain or holdout_season) and not held:
         what = f"terrain {holdout_terrain!r}" if holdout_terrain else f"season {holdout_season!r}"
         raise SarcolorError(f"no pairs of the held-out {what} in the data")
@@ -125,8 +126,9 @@ def split_scenes(
     random.Random(seed).shuffle(groups)
     total = sum(counts.values())
     out: dict[str, list[str]] = {name: [] for name in SPLITS}
-    out["test"] = sorted(held)
-    if held:
+    out["test"] = sorted(held | filed)
+    groups = [g for g in groups if g not in filed]
+    if held or filed:
         test_fraction = 0.0
     for name, fraction in (("test", test_fraction), ("val", val_fraction)):
         taken = 0

@@ -7,6 +7,10 @@
   quantised), the mean optical colour seen at that level in training — a per-pixel lookup
   table regression (on the first band, e.g. VV, of a several-band input).
 
+For a grey model (``--target grey``) the baselines are scored on the luma of these colours:
+luma is linear, so that is exactly the mean training grey and the lookup table of the mean grey
+at each level, under the same names.
+
 Only valid pixels count (GeoTIFF nodata is left out; image files are valid everywhere). A
 model that does not beat them has learned less than a per-pixel regression.
 

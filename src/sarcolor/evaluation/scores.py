@@ -24,7 +24,8 @@ CONVENTIONS = (
     "averaged over pixels with non-zero colour; LPIPS (AlexNet) fed [-1, 1]; FID on Inception "
     "pool3 (2048-d) against the whole ground-truth split; nodata pixels are left out of PSNR, MAE "
     "and SAM, and SSIM windows touching them are not averaged (LPIPS and FID see them copied "
-    "from the target)"
+    "from the target); a grey model (target grey) is scored on one channel, the ITU-R 601 luma "
+    "of prediction, target and baselines (its SAM is 0: one channel has no spectral angle)"
 )
 
 
