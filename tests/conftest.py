@@ -24,6 +24,9 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 # runs every default path in fp32, so that its numbers are the same on every CI machine
 # (subprocesses inherit this); the bf16 paths are tested by asking for bf16 explicitly.
 os.environ["SARCOLOR_CPU_BF16"] = "0"
+# ``--form auto`` measures the generator's forms at first use (sarcolor.inference.autotune): the
+# suite runs one fixed form instead, the same on every machine (its autotune tests unset this).
+os.environ["SARCOLOR_FORM"] = "prepacked"
 
 
 # Headless Chromium for the browser tests (the report's rendering, the app): offline, no GPU,

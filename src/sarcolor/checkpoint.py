@@ -34,6 +34,7 @@ from sarcolor.config import Config
 from sarcolor.data.split import Split
 from sarcolor.errors import SarcolorError, first_line
 from sarcolor.outputs import atomic_write
+from sarcolor.textfiles import loads_json
 
 FORMAT = "sarcolor-checkpoint/1"
 CHECKPOINT_DIR = "checkpoints"
@@ -140,7 +141,9 @@ def save_checkpoint(
         for i, s in enumerate(torch.cuda.get_rng_state_all()):
             tensors[f"rng.cuda.{i}"] = s
     path = Path(path)
-    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+    # safetensors writes through a temp file of its own beside ``tmp``: in a private folder, a
+    # killed writer's leftovers carry its process id and the next run removes them
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata), private_folder=True)
     return path
 
 
@@ -327,7 +330,7 @@ def load_training_state(
         for prefix, opt in optimizers.items():
             if f"optim.{prefix}" not in metadata:
                 raise SarcolorError(f"{path}: no optimizer state for {prefix}; cannot resume from it")
-            saved = json.loads(metadata[f"optim.{prefix}"])
+            saved = loads_json(metadata[f"optim.{prefix}"], path)
             state: dict[int, dict[str, Any]] = {}
             head = f"optim.{prefix}."
             for key in keys:
@@ -379,23 +382,23 @@ def _meta(path: Path, metadata: dict[str, str]) -> CheckpointMeta:
     if metadata.get("format") != FORMAT:
         raise SarcolorError(f"{path}: not a sarcolor checkpoint (format {metadata.get('format')!r})")
     try:
-        values = json.loads(metadata["config"])
+        values = loads_json(metadata["config"], path)
         if not isinstance(values, dict):
             raise ValueError("config is not a mapping")
         config = Config.from_dict(values, source=str(path)).validate(str(path))
-        step = json.loads(metadata["step"])
+        step = loads_json(metadata["step"], path)
         if not isinstance(step, int) or isinstance(step, bool) or step < 0:
             raise ValueError(f"step must be a non-negative integer, got {metadata['step']!r}")
-        stats = json.loads(metadata.get("stats", "{}"))  # before baselines had their own key
-        baselines = json.loads(metadata["baselines"]) if "baselines" in metadata else stats
-        training = json.loads(metadata["training"]) if "training" in metadata else stats
-        run = json.loads(metadata.get("run", "{}"))
+        stats = loads_json(metadata.get("stats", "{}"), path)  # before baselines had their own key
+        baselines = loads_json(metadata["baselines"], path) if "baselines" in metadata else stats
+        training = loads_json(metadata["training"], path) if "training" in metadata else stats
+        run = loads_json(metadata.get("run", "{}"), path)
         if not all(isinstance(v, dict) for v in (stats, baselines, training, run)):
             raise ValueError("stats, baselines, training and run must be mappings")
         return CheckpointMeta(
             config=config,
             step=step,
-            split=Split.from_json(json.loads(metadata.get("split", "{}")), path),
+            split=Split.from_json(loads_json(metadata.get("split", "{}"), path), path),
             baselines={k: baselines[k] for k in ("mean_rgb", "terrain_rgb", "lut") if k in baselines},
             training=TrainingPairs.from_json(training),
             run=run,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from sarcolor.data.io import to_uint8
+from sarcolor.errors import SarcolorError
 from sarcolor.outputs import atomic_write
+from sarcolor.textfiles import loads_json
 
 
 def as_rgb(image: np.ndarray) -> np.ndarray:
@@ -62,8 +63,8 @@ def read_metrics_log(path: str | Path) -> list[dict[str, Any]]:
         return records
     for line in path.read_text().splitlines():
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
+            records.append(loads_json(line, path))
+        except (ValueError, SarcolorError):  # SarcolorError: nested too deeply
             continue
     return records
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 import pickle
 import re
 import warnings
+import zipfile
 from pathlib import Path
 
 import torch
 
-from sarcolor.errors import SarcolorError, first_line
+from sarcolor.errors import SarcolorError, first_line, quote
+from sarcolor.memory import check_memory
 
 PTH_SUFFIXES: tuple[str, ...] = (".pth", ".pt")
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -50,6 +52,8 @@ def read_foreign_state_dict(path: str | Path) -> object:
         )
     if not (head.startswith(_ZIP_MAGIC) or head.startswith(_PICKLE_PROTO)):
         raise SarcolorError(f"{path}: not a torch.save file (neither a zip archive nor a pickle)")
+    if head.startswith(_ZIP_MAGIC):
+        check_archive(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # e.g. "pickle protocol 4 detected"
@@ -64,6 +68,39 @@ def read_foreign_state_dict(path: str | Path) -> object:
         ) from None
     except Exception as exc:  # a damaged archive fails in many ways (zip, EOF, storage sizes)
         raise SarcolorError(f"{path}: cannot read this torch.save file ({first_line(exc)})") from None
+
+
+def check_archive(path: Path) -> None:
+    """Refuse, from the zip's central directory, an archive whose records would not fit in memory.
+
+    ``torch.load`` inflates every record it reads whole: a 3.8 MB archive declaring a 4 GB
+    deflated record (a zip bomb; ``torch.save`` stores records uncompressed) takes 4 GB before
+    anything can be checked. Declared sizes bound what is allocated (the reader checks them).
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            records = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # torch.load says what is wrong with it
+    if not records:
+        return
+    largest = max(records, key=lambda r: r.file_size)
+    packed = [r for r in records if r.compress_type != zipfile.ZIP_STORED and r.file_size > _SMALL]
+    if packed:  # never written by torch.save: only a crafted file inflates
+        worst = max(packed, key=lambda r: r.file_size / max(1, r.compress_size))
+        ratio = worst.file_size / max(1, worst.compress_size)
+        if ratio > MAX_RATIO:
+            raise SarcolorError(
+                f"{path}: refused: record {quote(worst.filename)} inflates {ratio:.0f}× "
+                f"({worst.compress_size:,} → {worst.file_size:,} bytes), a zip bomb; torch.save "
+                "stores records uncompressed"
+            )
+    need = sum(r.file_size for r in records)
+    check_memory(path, need, f"its records ({len(records)}, the largest {quote(largest.filename)})")
+
+
+MAX_RATIO = 100  # deflate of real weights saves little; a run of zeros inflates 1000×
+_SMALL = 1 << 20  # records this small are read whatever their ratio (pickles, versions)
 
 
 def _looks_like_safetensors(head: bytes, path: Path) -> bool:

@@ -283,3 +283,50 @@ def test_generated_image_headers(specs: list[dict], tmp_path_factory: pytest.Tem
         else:
             assert_clean_exit(result)
     assert max(r["rss"] for r in results) < CEILING
+
+
+def test_memory_probe_inputs_end_in_one_line(tmp_path: Path):
+    """Issue 23's memory probes, small: files of a few kB that declare gigabytes of work (a PNG
+    strip colorized as 1,500,000×256 tiles, a 19000² PNG header, a 256×400,000 GeoTIFF, a zip-bomb
+    ``.pth``) and ONNX models sarcolor cannot feed, under the probe's 4 GB address-space limit and
+    no SARCOLOR_MEMORY_LIMIT. Each is refused in one line naming the file (they ended in
+    ``internal error: MemoryError`` or ``InvalidArgument``, or a grey PNG with exit status 0)."""
+    from budget_support import constant_png, grey_png, onnx_model, sparse_geotiff, zip_bomb_pth
+
+    ckpt = untrained_checkpoint(tmp_path / "m.safetensors", ngf=4)
+    header = tmp_path / "declared.png"
+    write_image(
+        tmp_path,
+        {"format": "png", "declared": True, "width": 19_000, "height": 19_000, "mode": "L", "seed": 0},
+    )
+    (tmp_path / "x.png").rename(header)
+    files = [
+        constant_png(tmp_path / "strip.png", 1_500_000, 8),
+        header,
+        sparse_geotiff(tmp_path / "wide.tif", 400_000, 256),
+    ]
+    cases = [
+        ["colorize", f, "--checkpoint", ckpt, "--out", tmp_path / f"o{i}", "--no-progress"]
+        for i, f in enumerate(files)
+    ]
+    bomb = zip_bomb_pth(tmp_path / "bomb.pth")
+    cases.append(["import", "--from", "pix2pix", "--out", tmp_path / "bomb.safetensors", bomb])
+    image = grey_png(tmp_path / "small.png")
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        models = []
+    else:
+        models = [
+            onnx_model(tmp_path / f"{k}.onnx", ckpt, k)
+            for k in ("fixed128", "two_channels", "grey_out", "x64")
+        ]
+    for i, model in enumerate(models):
+        cases.append(["colorize", image, "--checkpoint", model, "--out", tmp_path / f"m{i}", "--no-progress"])
+    named = [*files, bomb, *models]
+    results = run_cli_cases(cases, address_space=4_000_000 * 1024, env={"SARCOLOR_MEMORY_LIMIT": ""})
+    for path, result in zip(named, results, strict=True):
+        assert_clean_exit(result, codes=(2,))
+        assert str(path) in result["err"], result
+    assert max(r["rss"] for r in results) < CEILING

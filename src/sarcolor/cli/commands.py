@@ -79,6 +79,9 @@ def train(args: argparse.Namespace) -> int:
         cfg = with_overrides(read_meta(ckpt).config, overrides(args), resuming=True).validate(str(ckpt))
     else:
         cfg = build_config(args)  # a folder with checkpoints is refused once it is held (training.runlock)
+        from sarcolor.training.run import check_run_folder  # torch: after the flags are checked
+
+        check_run_folder(args.out, args.config)  # before anything is written, not even the lock
         if init_from:
             from sarcolor.training.init_from import init_config
 
@@ -98,18 +101,20 @@ def colorize(args: argparse.Namespace) -> int:
     scene = build(args, SceneOptions, "scene.").validate("flags")
     output = build(args, OutputOptions, "output.").validate("flags")
     from sarcolor.inference.archive import colorize_archive  # torch: after the flags are checked
+    from sarcolor.outputs import interrupt_on_sigterm
 
-    result = colorize_archive(
-        args.inputs,
-        args.out,
-        args.checkpoint,
-        options=options,
-        scene=scene,
-        output=output,
-        manifest=args.manifest,
-        progress=False if args.no_progress else None,
-        load=lambda opts: terrain_colorizer(args, opts),  # a run, or a model set's model for --terrain
-    )
+    with interrupt_on_sigterm():  # a terminated colorize removes its temp files, as on Ctrl-C
+        result = colorize_archive(
+            args.inputs,
+            args.out,
+            args.checkpoint,
+            options=options,
+            scene=scene,
+            output=output,
+            manifest=args.manifest,
+            progress=False if args.no_progress else None,
+            load=lambda opts: terrain_colorizer(args, opts),  # a run, or a model set's model for --terrain
+        )
     main = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 alone prints
     if result.error:
         if main:
@@ -152,18 +157,50 @@ def export(args: argparse.Namespace) -> int:
     return 0
 
 
+def speed(args: argparse.Namespace) -> int:
+    from sarcolor.inference.options import InferenceOptions
+
+    options = build(args, InferenceOptions, "infer.").validate("flags")
+    from sarcolor.inference.autotune import measure_checkpoint  # torch: after the flags are checked
+
+    opts = options
+    done = measure_checkpoint(args.checkpoint, opts.device, opts.precision, opts.batch_size, args.remeasure)
+    print(done.describe())
+    for line in done.table():
+        print(line)
+    print(f"key: {done.key}" if done.key else "forms are a CPU matter: CUDA runs its own form")
+    return 0
+
+
 def evaluate(args: argparse.Namespace) -> int:
     from sarcolor.checkpoint import resolve_checkpoint, run_dir_of
     from sarcolor.cli.terrain import evaluate_terrain, is_set_or_classifier
     from sarcolor.data.split import Split
+    from sarcolor.evaluation.evaluate import (
+        check_scores_out,
+        evaluate_predictions,
+        evaluation_inputs,
+        examples_path,
+        write_json,
+    )
     from sarcolor.evaluation.evaluate import evaluate as run_evaluation
-    from sarcolor.evaluation.evaluate import evaluate_predictions, write_json
     from sarcolor.evaluation.scores import aggregate, aggregate_table
     from sarcolor.outputs import atomic_write, ensure_writable
 
     progress = False if args.no_progress else None
     split_flags = given(args, DataConfig, prefix="data.")
-    if args.checkpoint and any(map(is_set_or_classifier, args.checkpoint)):
+    overwrite = getattr(args, "output.overwrite")
+    terrain = bool(args.checkpoint) and any(map(is_set_or_classifier, args.checkpoint))
+    if args.out:  # before any work: never over an input, nor over a file evaluate did not write
+        inputs = (
+            [(c, "the checkpoint") for c in args.checkpoint if Path(c).is_file()]
+            if terrain
+            else evaluation_inputs(
+                args.checkpoint or [], args.data, [args.split_from] if args.split_from else []
+            )
+        )
+        check_scores_out(args.out, inputs, overwrite)
+    if terrain:
         if len(args.checkpoint) > 1:
             raise SarcolorError("a terrain classifier or a model set is evaluated alone (one --checkpoint)")
         return evaluate_terrain(args, args.checkpoint[0])
@@ -207,9 +244,9 @@ def evaluate(args: argparse.Namespace) -> int:
                 args.split,
                 device=getattr(args, "infer.device"),
                 precision=getattr(args, "infer.precision"),
-                examples_path=out.with_name(out.stem + "_examples.png"),
+                examples_path=examples_path(out),
                 predictions_dir=args.save_predictions,
-                overwrite=getattr(args, "output.overwrite"),
+                overwrite=overwrite,
                 weights_dir=args.weights_dir,
                 split_options=split_flags,  # an imported model's split is recomputed with them
                 progress=progress,
@@ -231,9 +268,13 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
-    from sarcolor.evaluation.report import build_run_report, write_report
+    from sarcolor.evaluation.evaluate import evaluation_inputs
+    from sarcolor.evaluation.report import build_run_report, check_report_out, write_report
 
     progress = False if args.no_progress else None
+    out = Path(args.out) if args.out else Path(args.runs[0]) / "report.html"
+    overwrite = getattr(args, "output.overwrite")
+    check_report_out(out, evaluation_inputs([], args.data, args.runs), overwrite)  # before any work
     reports = [
         build_run_report(
             run,
@@ -249,8 +290,7 @@ def report(args: argparse.Namespace) -> int:
     if len(set(names)) < len(names):
         for i, r in enumerate(reports):  # two runs with the same folder name: keep both apart
             r.name = f"{i + 1}-{r.name}"
-    out = Path(args.out) if args.out else Path(args.runs[0]) / "report.html"
-    html_path, md_path = write_report(reports, out, args.metric)
+    html_path, md_path = write_report(reports, out, args.metric, overwrite=overwrite)
     for r in reports:
         print(r.evaluation.table() + "\n")
     print(f"report → {html_path} (open it in a browser) and {md_path}")

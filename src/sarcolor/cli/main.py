@@ -1,5 +1,5 @@
-"""The ``sarcolor`` command line: data, train, colorize, export, evaluate, report, import, serve,
-models, train-terrain, demo.
+"""The ``sarcolor`` command line: data, train, colorize, export, speed, evaluate, report, import,
+serve, models, train-terrain, demo.
 
 The CLI only parses options and prints; the work is done by the library. Configuration flags
 are derived from the option declarations on the dataclasses (:mod:`sarcolor.cli.options`);
@@ -100,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_options(p, ExportOptions, prefix="export.", defaults=True)
     p.set_defaults(func=commands.export)
 
+    p = sub.add_parser("speed", help="time the generator's forms on this CPU: what --form auto runs")
+    p.add_argument("--checkpoint", required=True, metavar="CKPT", help="checkpoint file or run folder")
+    p.add_argument("--remeasure", action="store_true", help="measure again instead of reading the cache")
+    names = ["device", "precision", "batch_size"]
+    add_options(p, InferenceOptions, prefix="infer.", names=names, defaults=True)
+    p.set_defaults(func=commands.speed)
+
     p = sub.add_parser("evaluate", help="score a model (or any tool's images) beside three baselines")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument(
@@ -121,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out",
         metavar="FILE.json",
-        help="scores as JSON, beside FILE_examples.png (default: RUN_DIR/eval/SPLIT.json)",
+        help="scores as JSON, beside FILE_examples.png (default: RUN_DIR/eval/SPLIT.json); never an input, "
+        "and an existing file only if evaluate wrote it or with --overwrite",
     )
     p.add_argument("--save-predictions", metavar="DIR", help="also write every colorized image here")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -132,7 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="one self-contained HTML report (+ Markdown) of one or more runs")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (several: compared side by side)")
-    p.add_argument("--out", metavar="FILE.html", help="default: RUN_DIR/report.html of the first run")
+    p.add_argument(
+        "--out",
+        metavar="FILE.html",
+        help="default: RUN_DIR/report.html of the first run; FILE.md and FILE_files/ go beside it; existing "
+        "files are replaced only if report wrote them or with --overwrite",
+    )
     p.add_argument("--split", default="test", choices=SPLIT_CHOICES, help="default test")
     p.add_argument(
         "--metric", default="psnr", choices=METRIC_CHOICES, help="ranks the gallery images (default psnr)"
@@ -140,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", metavar="DIR", help="dataset folder (default: each run's own)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_options(p, InferenceOptions, prefix="infer.", names=["device"], defaults=True)
+    add_options(p, OutputOptions, prefix="output.", names=["overwrite"], defaults=True)
     p.set_defaults(func=commands.report)
 
     add_import_parser(sub, OutputOptions)

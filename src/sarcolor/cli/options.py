@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from collections.abc import Iterable
-from typing import Any, get_args, get_origin
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 from sarcolor.options import Option, choices_of, default_of, flag_of, hints_of, option_of
 
@@ -77,8 +78,8 @@ def add_options(
         if hint is bool:
             del kwargs["metavar"]
             kwargs.update(action="store_const", const=not default_of(f))
-        elif get_origin(hint) in (list, tuple):
-            element = get_args(hint)[0]
+        elif (sequence := _sequence(hint)) is not None:
+            element = get_args(sequence)[0]
             kwargs.update(action="append", type=spec.parse or _scalar(element))
             if defaults:
                 kwargs["default"] = None  # append to a fresh list; None stands for the default
@@ -105,6 +106,17 @@ def given(args: argparse.Namespace, cls: type, prefix: str = "") -> dict[str, An
 def build(args: argparse.Namespace, cls: type, prefix: str = "", **fixed: Any) -> Any:
     """An instance of ``cls`` from flags added with ``defaults=True`` (``None`` → the default)."""
     return cls(**given(args, cls, prefix), **fixed)
+
+
+def _sequence(hint: Any) -> Any:
+    """The list or tuple type of a repeatable flag's field (``list[str] | None`` → ``list[str]``),
+    else ``None``: an optional list is repeatable too, not one string."""
+    inner = [a for a in get_args(hint) if a is not type(None)] if _is_union(hint) else [hint]
+    return inner[0] if len(inner) == 1 and get_origin(inner[0]) in (list, tuple) else None
+
+
+def _is_union(hint: Any) -> bool:
+    return get_origin(hint) in (Union, UnionType)
 
 
 def _scalar(hint: Any) -> Any:

@@ -54,6 +54,7 @@ from sarcolor.data.records import Batch
 from sarcolor.data.sources import load_sample, source_of
 from sarcolor.errors import SarcolorError, first_line
 from sarcolor.outputs import remove_dead_writers
+from sarcolor.textfiles import loads_json
 
 CACHE_VERSION = 1  # bump when load_sample or the layout changes what a cached row means
 CACHE_FOLDER = ".sarcolor-cache"  # discovery skips dot-folders, so it may live in the data root
@@ -126,10 +127,10 @@ def open_cache(folder: str | Path, pairs: Sequence[Pair], preprocess: Preprocess
     """
     path = _entry(folder, preprocess)
     try:
-        manifest = json.loads((path / MANIFEST).read_text())
+        manifest = loads_json((path / MANIFEST).read_text(), path / MANIFEST)
     except FileNotFoundError:
         raise CacheMismatch(f"{path}: no cache") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, SarcolorError) as exc:  # SarcolorError: nested too deeply
         raise CacheMismatch(f"{path / MANIFEST}: unreadable ({first_line(exc)})") from None
     if manifest.get("version") != CACHE_VERSION:
         raise CacheMismatch(

@@ -18,7 +18,6 @@ Guards and recoveries:
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,15 +27,15 @@ from PIL import Image, UnidentifiedImageError
 
 from sarcolor.data.png import write_png
 from sarcolor.errors import SarcolorError, first_line
-from sarcolor.memory import check_memory
-from sarcolor.outputs import atomic_write
+from sarcolor.memory import available_memory, check_memory, env_size
+from sarcolor.outputs import Expected, atomic_write
 
 _MAX_BY_DTYPE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
-MAX_PIXELS: int = int(os.environ.get("SARCOLOR_MAX_PIXELS", 20_000 * 20_000))
+MAX_PIXELS: int = env_size("SARCOLOR_MAX_PIXELS", 20_000 * 20_000, "pixels")  # bad values: one line
 Image.MAX_IMAGE_PIXELS = None  # the guard below replaces PIL's warning/error pair
 
 
-def read_image(path: str | Path, per_pixel: int = 0, overhead: int = 0) -> np.ndarray:
+def read_image(path: str | Path, per_pixel: int = 0, overhead: int = 0, pad_to: int = 0) -> np.ndarray:
     """Read an image as float32 in [0, 1].
 
     Args:
@@ -44,6 +43,9 @@ def read_image(path: str | Path, per_pixel: int = 0, overhead: int = 0) -> np.nd
         per_pixel: bytes per pixel the caller needs on top of decoding (e.g. colorizing the
             image whole), included in the memory check made from the header.
         overhead: bytes the caller needs besides, whatever the size (tile batches, encoders).
+        pad_to: the side the caller pads each dimension to at least (its tile): ``per_pixel``
+            is counted on the padded size, plus the padded copy (a 1,500,000×8 strip is
+            colorized as 1,500,000×256).
 
     Returns:
         (H, W, C) float32 array, C = 1 (grey) or 3 (RGB).
@@ -54,39 +56,63 @@ def read_image(path: str | Path, per_pixel: int = 0, overhead: int = 0) -> np.nd
     path = Path(path)
     if not path.is_file():
         raise SarcolorError(f"{path}: file not found")
-    if path.suffix.lower() in (".tif", ".tiff"):  # GDAL knows nodata, masks and every TIFF layout
-        array = _read_with_rasterio(path, per_pixel, overhead)
-    else:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # e.g. corrupt EXIF, which is not used
-                with Image.open(path) as img:  # lazy: the header only
-                    bands, stored = _PIL_MODES.get(img.mode, (0, 0))
-                    if not bands:
-                        raise SarcolorError(f"{path}: unsupported image mode {img.mode}")
-                    out = 1 if bands <= 2 and img.mode not in ("P", "PA") else 3
-                    check_header(
-                        path,
-                        img.width,
-                        img.height,
-                        bands,
-                        out,
-                        stored * 2 + per_pixel,
-                        overhead,
-                        _HINT * bool(per_pixel),
-                    )
-                    img.load()
-                    array = _from_pil(img)
-        except SarcolorError:
-            raise
-        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-            raise SarcolorError(f"{path}: cannot read image ({library_reason(exc, path)})") from None
+    try:
+        array = _read(path, per_pixel, overhead, pad_to)
+    except MemoryError:  # an estimate short of what a decoder or library really took
+        raise SarcolorError(f"{path}: out of memory while reading it ({_available()}); {_HINT}") from None
     if array.shape[0] < 1 or array.shape[1] < 1:
         raise SarcolorError(f"{path}: image is empty")
     return array
 
 
-_HINT = "as a GeoTIFF (gdal_translate IN OUT.tif) it is colorized by windows, in flat memory"
+def _read(path: Path, per_pixel: int, overhead: int, pad_to: int) -> np.ndarray:
+    if path.suffix.lower() in (".tif", ".tiff"):  # GDAL knows nodata, masks and every TIFF layout
+        return _read_with_rasterio(path, per_pixel, overhead, pad_to)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # e.g. corrupt EXIF, which is not used
+            with Image.open(path) as img:  # lazy: the header only
+                bands, stored = _PIL_MODES.get(img.mode, (0, 0))
+                if not bands:
+                    raise SarcolorError(f"{path}: unsupported image mode {img.mode}")
+                out = 1 if bands <= 2 and img.mode not in ("P", "PA") else 3
+                check_header(
+                    path,
+                    img.width,
+                    img.height,
+                    bands,
+                    out,
+                    stored * 2,
+                    overhead,
+                    _HINT * bool(per_pixel),
+                    padded_cost(img.width, img.height, out, per_pixel, pad_to),
+                )
+                img.load()
+                return _from_pil(img)
+    except SarcolorError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise SarcolorError(f"{path}: cannot read image ({library_reason(exc, path)})") from None
+
+
+_HINT = (
+    "as a GeoTIFF (gdal_translate IN OUT.tif) a SAR image is colorized by windows, in memory "
+    "that grows with its width only"
+)
+
+
+def padded_cost(width: int, height: int, out: int, per_pixel: int, pad_to: int) -> int:
+    """Bytes a caller needing ``per_pixel`` bytes per pixel of the image padded to ``pad_to``
+    (see :func:`read_image`) takes, the padded float32 copy of ``out`` bands included."""
+    padded = max(width, pad_to) * max(height, pad_to)
+    copy = 4 * out * padded if padded > width * height else 0
+    return per_pixel * padded + copy
+
+
+def _available() -> str:
+    free = available_memory()
+    return "memory available unknown" if free is None else f"{free / 1e9:.1f} GB available"
+
 
 # PIL mode → (bands, bytes per pixel PIL keeps while decoding: 8-bit multi-band modes take 4)
 _PIL_MODES: dict[str, tuple[int, int]] = {
@@ -128,7 +154,7 @@ def _name(img: Image.Image) -> str:
     return str(getattr(img, "filename", "") or "image")
 
 
-def _read_with_rasterio(path: Path, per_pixel: int = 0, overhead: int = 0) -> np.ndarray:
+def _read_with_rasterio(path: Path, per_pixel: int = 0, overhead: int = 0, pad_to: int = 0) -> np.ndarray:
     """A TIFF (plain or GeoTIFF, any layout GDAL reads); nodata pixels become 0."""
     try:
         import rasterio
@@ -147,13 +173,14 @@ def _read_with_rasterio(path: Path, per_pixel: int = 0, overhead: int = 0) -> np
                     src.height,
                     src.count,
                     out,
-                    (2 * itemsize + 1) * src.count + per_pixel,
+                    (2 * itemsize + 1) * src.count,
                     overhead,
+                    extra=padded_cost(src.width, src.height, out, per_pixel, pad_to),
                 )
                 bands = src.read(masked=True)  # (C, H, W), nodata and band masks as the mask
                 palette = _palette(src)
                 nbits = int(src.tags(1, "IMAGE_STRUCTURE").get("NBITS", 0) or 0)
-    except SarcolorError:
+    except (SarcolorError, MemoryError):
         raise
     except Exception as exc:
         raise SarcolorError(f"{path}: cannot read image ({library_reason(exc, path)})") from None
@@ -212,6 +239,7 @@ def check_header(
     per_pixel: int,
     overhead: int = 0,
     hint: str = "",
+    extra: int = 0,
 ) -> None:
     """Everything a header tells, checked before any pixel is decoded.
 
@@ -221,6 +249,7 @@ def check_header(
         per_pixel: bytes per pixel the decoder and the caller need besides that array (and
             its float32 intermediate).
         overhead: bytes needed besides, whatever the size.
+        extra: bytes that grow with the image besides (:func:`padded_cost`).
 
     Raises:
         SarcolorError: over :data:`MAX_PIXELS`, more than 4 bands (grey, grey+alpha, RGB,
@@ -231,8 +260,9 @@ def check_header(
     check_size(path, width, height)
     if not 1 <= bands <= 4:
         raise SarcolorError(f"{path}: {bands} bands; expected 1 (grey) or 3 (RGB), with or without alpha")
-    cost = per_pixel + 2 * 4 * out
-    need = width * height * cost + overhead
+    pixels = width * height
+    need = pixels * (per_pixel + 2 * 4 * out) + extra + overhead
+    cost = round((need - overhead) / pixels)
     check_memory(path, need, f"{width}×{height} pixels ({bands} band(s), ~{cost} B each)", hint)
 
 
@@ -276,21 +306,26 @@ def to_uint8(image: np.ndarray, overwrite: bool = False) -> np.ndarray:
     return scaled.astype(np.uint8)
 
 
-def write_rgb_png(path: str | Path, rgb: np.ndarray, compress_level: int = 6) -> None:
+def write_rgb_png(
+    path: str | Path, rgb: np.ndarray, compress_level: int = 6, expected: Expected | None = None
+) -> None:
     """Write (H, W, 3) float in [0, 1] or uint8 as an RGB PNG (or (H, W) as grey), atomically.
 
     ``compress_level`` is zlib's, 0 (none) to 9; 6 is PIL's default. Decoded pixels are the same
     at every level. Levels 0 and 1 go through :func:`sarcolor.data.png.write_png` (one filter,
     zlib RLE: ~2.5× faster than Pillow's level 1 for files of about its size), 2–9 through
-    Pillow's adaptive filters, which make the smaller files (docs/benchmarks.md).
+    Pillow's adaptive filters, which make the smaller files (docs/benchmarks.md). ``expected``:
+    as in :func:`~sarcolor.outputs.atomic_write`.
     """
     if rgb.dtype != np.uint8:
         rgb = to_uint8(rgb)
     if compress_level <= FAST_PNG_LEVEL:
-        atomic_write(path, lambda tmp: _write_fast_png(tmp, rgb, compress_level))
+        atomic_write(path, lambda tmp: _write_fast_png(tmp, rgb, compress_level), expected=expected)
         return
     image = Image.fromarray(rgb, mode="RGB") if rgb.ndim == 3 else Image.fromarray(rgb)
-    atomic_write(path, lambda tmp: image.save(tmp, format="PNG", compress_level=compress_level))
+    atomic_write(
+        path, lambda tmp: image.save(tmp, format="PNG", compress_level=compress_level), expected=expected
+    )
 
 
 FAST_PNG_LEVEL = 1  # the highest zlib level written by sarcolor's own encoder

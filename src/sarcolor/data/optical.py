@@ -29,7 +29,6 @@ Invalid pixels — GDAL nodata, masks, NaN/Inf, and DN 0 in all three bands of i
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -40,6 +39,7 @@ import torch
 
 from sarcolor.data.geotiff import describe_bands, open_raster, read_window
 from sarcolor.errors import SarcolorError
+from sarcolor.textfiles import loads_json
 
 QUANTIFICATION = 10000.0  # Sentinel-2 BOA/TOA_QUANTIFICATION_VALUE
 BASELINE_OFFSET = -1000.0  # BOA_ADD_OFFSET / RADIO_ADD_OFFSET from processing baseline 04.00 on
@@ -129,8 +129,8 @@ def _bigearthnet_baseline(path: str) -> float | None:
     if not meta.is_file():
         return None
     try:
-        source = json.loads(meta.read_text()).get("tile_source", "")
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        source = loads_json(meta.read_text(), meta).get("tile_source", "")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError, SarcolorError):
         return None
     return processing_baseline(source) if isinstance(source, str) and _BASELINE_TOKEN.search(source) else None
 

@@ -14,6 +14,7 @@ The protocol (printed with every result and stored in its JSON):
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from tqdm.auto import tqdm
 from sarcolor.config import Config
 from sarcolor.data.io import read_image, to_uint8, write_rgb_png
 from sarcolor.data.pairs import Pair
-from sarcolor.data.preprocess import encode_input, input_label
+from sarcolor.data.preprocess import encode_input, input_label, scored_image, to_rgb
 from sarcolor.data.sources import IMAGE_SUFFIXES, discover_pairs, load_sample, source_of
 from sarcolor.data.split import SPLITS, Split, split_for
 from sarcolor.errors import SarcolorError
@@ -36,9 +37,9 @@ from sarcolor.evaluation.metrics import masked_pixel_metrics
 from sarcolor.evaluation.perceptual import Perceptual
 from sarcolor.evaluation.scores import BASELINES, CONVENTIONS, Evaluation, ImageScore
 from sarcolor.figures import image_grid, save_image
-from sarcolor.inference.colorizer import Colorizer, chunked
+from sarcolor.inference.colorizer import Colorizer, chunked, file_pixels
 from sarcolor.inference.files import plan_outputs
-from sarcolor.outputs import atomic_write, refuse_inside
+from sarcolor.outputs import atomic_write, check_output, refuse_inside
 
 __all__ = ["BASELINES", "CONVENTIONS", "Evaluation", "evaluate", "evaluate_predictions", "write_json"]
 
@@ -129,7 +130,7 @@ def evaluate(
         preds = [to_uint8(p) for p in colorizer.colorize_many(sources, terrains=terrains)]
         for pair, pred in zip(chunk, preds, strict=True):
             if pair.name in targets:
-                write_rgb_png(targets[pair.name], pred)
+                write_rgb_png(targets[pair.name], file_pixels(pred, cfg))
         return [p.astype(np.float32) / 255.0 for p in preds]
 
     protocol = _protocol(cfg, scenes, split, "recomputed" if note else "checkpoint", found.layout)
@@ -224,17 +225,22 @@ def _score(
         for pair, (src, rgb, valid), pred in zip(chunk, loaded, preds, strict=True):
             if not valid.any():
                 raise SarcolorError(f"{pair.name}: no valid pixel to score (all nodata)")
-            target = rgb[None]
+            # a grey model (--target grey) is scored on one channel: the luma of each image
+            target = scored_image(rgb[None], cfg.preprocess)
             mask = None if valid.all() else valid[None, None]
-            pred_t = torch.from_numpy(np.ascontiguousarray(pred)).permute(2, 0, 1)[None]
+            pred_t = scored_image(
+                torch.from_numpy(np.ascontiguousarray(pred)).permute(2, 0, 1)[None], cfg.preprocess
+            )
             model = _metrics(pred_t, target, mask)
             if lpips_fid is not None:
                 shown = pred_t if mask is None else torch.where(mask, pred_t, target)
-                lp = lpips_fid.update(shown, target)
+                lp = lpips_fid.update(to_rgb(shown), to_rgb(target))
                 if lp is not None:
                     model["lpips"] = float(lp[0])
             images = baselines.predict(encode_input(src[None], cfg.preprocess), pair.terrain)
-            scores = {name: _metrics(image, target, mask) for name, image in images.items()}
+            scores = {
+                name: _metrics(scored_image(im, cfg.preprocess), target, mask) for name, im in images.items()
+            }
             result.images.append(ImageScore(pair.name, pair.terrain or "-", pair.split_group, model, scores))
             item = GalleryItem(
                 model["psnr"], src.permute(1, 2, 0).numpy(), pred, rgb.permute(1, 2, 0).numpy(), pair.name
@@ -305,6 +311,58 @@ def _match(pair: Pair, files: dict[str, Path]) -> Path | None:
 def _check_split(split: str) -> None:
     if split not in (*SPLITS, "all"):
         raise SarcolorError(f"--split must be one of {', '.join(SPLITS)}, all; got {split!r}")
+
+
+def check_scores_out(
+    out: str | Path, inputs: Sequence[tuple[str | Path, str]], overwrite: bool = False
+) -> Path:
+    """Refuse, before any work, an ``evaluate --out`` that would replace an input or a foreign file.
+
+    ``out`` is a ``.json`` file that is none of the ``inputs`` (see :func:`evaluation_inputs`)
+    and, if it exists, was written by ``sarcolor evaluate`` (or ``overwrite``); the same holds
+    for the ``OUT_examples.png`` beside it.
+    """
+    check = functools.partial(check_output, command="evaluate", inputs=inputs, overwrite=overwrite)
+    out = check(out, suffixes=(".json",), ours=written_by_evaluate)
+    check(examples_path(out), suffixes=(".png",), ours=lambda _: written_by_evaluate(out))  # its picture
+    return out
+
+
+def evaluation_inputs(
+    checkpoints: Sequence[str | Path], data: str | Path | None = None, runs: Sequence[str | Path] = ()
+) -> list[tuple[str | Path, str]]:
+    """What ``evaluate`` or ``report`` reads, as ``(path, role)`` for :func:`check_scores_out`:
+    each checkpoint, the ``data`` folder, and the files of the checkpoints' and other ``runs``."""
+    from sarcolor.checkpoint import CHECKPOINT_DIR, resolve_checkpoint, run_dir_of
+
+    found: list[tuple[str | Path, str]] = [(data, "the data folder")] if data else []
+    folders = [Path(r) for r in runs]
+    for given in checkpoints:
+        ckpt = resolve_checkpoint(given)
+        found.append((ckpt, "the checkpoint"))
+        folders.append(run_dir_of(ckpt))
+    for run in folders:
+        found += [
+            (run / name, "a file of the run") for name in ("config.yaml", "split.json", "metrics.jsonl")
+        ]
+        found.append((run / CHECKPOINT_DIR, "the run's checkpoint folder"))
+    return found
+
+
+def written_by_evaluate(path: Path) -> bool:
+    """Whether ``path`` holds scores ``sarcolor evaluate`` wrote (a model's, several runs', or a
+    terrain classifier's), so that evaluating again may replace them."""
+    try:  # scores of 16,000 images take a few MB; a larger file is not worth parsing
+        document = json.loads(path.read_text(encoding="utf-8")) if path.stat().st_size < 64 << 20 else None
+    except (OSError, ValueError, RecursionError):
+        return False
+    signatures = ({"conventions", "summary"}, {"runs", "aggregate"}, {"accuracy", "confusion"})
+    return isinstance(document, dict) and any(keys <= document.keys() for keys in signatures)
+
+
+def examples_path(out: Path) -> Path:
+    """The picture of the best and worst images written beside the scores ``out``."""
+    return out.with_name(out.stem + "_examples.png")
 
 
 def write_json(evaluation: Evaluation, path: str | Path) -> Path:

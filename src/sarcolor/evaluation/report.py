@@ -14,19 +14,20 @@ import functools
 import html
 import io
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sarcolor.checkpoint import read_meta, resolve_checkpoint
 from sarcolor.data.preprocess import input_label
 from sarcolor.data.sources import discover_pairs, load_sample
-from sarcolor.errors import SarcolorError
+from sarcolor.errors import SarcolorError, quote
 from sarcolor.evaluation.evaluate import evaluate, write_json
 from sarcolor.evaluation.metrics import HIGHER_IS_BETTER, METRICS
 from sarcolor.evaluation.scores import BASELINES, CONVENTIONS, Evaluation
 from sarcolor.figures import image_grid, plot_losses, read_metrics_log
 from sarcolor.inference.colorizer import Colorizer
-from sarcolor.outputs import atomic_write
+from sarcolor.outputs import atomic_write, check_output
 
 RANKS: tuple[str, ...] = ("best", "median", "worst")
 
@@ -101,12 +102,58 @@ def _write_bytes(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def write_report(reports: list[RunReport], out: str | Path, metric: str = "psnr") -> tuple[Path, Path]:
-    """Write ``out`` (.html) and its Markdown twin (.md, pictures in ``<stem>_files/``)."""
-    out = Path(out)
-    if out.suffix.lower() not in (".html", ".htm"):
-        raise SarcolorError(f"{out}: the report is written as .html (a .md twin goes beside it)")
-    files = out.with_name(out.stem + "_files")
+def check_report_out(
+    out: str | Path, inputs: Sequence[tuple[str | Path, str]] = (), overwrite: bool = False
+) -> Path:
+    """Refuse, before any work, a report that would replace an input or a file report did not write.
+
+    ``out`` is an ``.html`` file; it, its ``.md`` twin and its pictures folder (``<stem>_files/``)
+    are none of the ``inputs`` (``(path, role)``) and, where they exist, were written by
+    ``sarcolor report`` (or ``overwrite``).
+    """
+    out = check_output(
+        out, command="report", suffixes=(".html", ".htm"), inputs=inputs, ours=_is_report, overwrite=overwrite
+    )
+    md = check_output(
+        out.with_suffix(".md"),
+        command="report",
+        suffixes=(".md",),
+        inputs=inputs,
+        ours=_is_report,
+        overwrite=overwrite,
+    )
+    files = _pictures(out)
+    if files.exists() and not (overwrite or _is_report(out) or _is_report(md)):
+        raise SarcolorError(
+            f"{quote(files)}: exists and was not written by sarcolor report; choose another --out "
+            "or pass --overwrite to replace its pictures"
+        )
+    return out
+
+
+def _is_report(path: Path) -> bool:
+    """Whether ``path`` is an HTML or Markdown report written by ``sarcolor report``."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+    except OSError:
+        return False
+    return head.startswith(b"# sarcolor report") or b"<title>sarcolor report</title>" in head
+
+
+def _pictures(out: Path) -> Path:
+    return out.with_name(out.stem + "_files")
+
+
+def write_report(
+    reports: list[RunReport], out: str | Path, metric: str = "psnr", *, overwrite: bool = False
+) -> tuple[Path, Path]:
+    """Write ``out`` (.html) and its Markdown twin (.md, pictures in ``<stem>_files/``).
+
+    Files that report did not write are replaced only with ``overwrite`` (:func:`check_report_out`).
+    """
+    out = check_report_out(out, overwrite=overwrite)
+    files = _pictures(out)
     pictures: dict[str, bytes] = {}
     for r in reports:
         if r.loss_curve:

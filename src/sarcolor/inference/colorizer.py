@@ -16,6 +16,7 @@ from sarcolor.checkpoint import CheckpointMeta, read_checkpoint, resolve_checkpo
 from sarcolor.config import Config
 from sarcolor.data.preprocess import decode_output, encode_input, to_grey, to_rgb
 from sarcolor.errors import SarcolorError
+from sarcolor.inference.autotune import FormChoice, choose_form
 from sarcolor.inference.backend import Backend, check_finite_output, is_onnx, loaded_generator
 from sarcolor.inference.options import InferenceOptions
 from sarcolor.inference.tiling import Blender, blend_window, pad_to_plan, plan_tiles
@@ -85,6 +86,7 @@ class Colorizer:
             despeckle = str(chosen) if chosen else None
             self.meta = replace(self.meta, config=self.config.replace(preprocess={"despeckle": despeckle}))
         self.generator: nn.Module | None = None  # None for an ONNX model
+        self.form = FormChoice("onnx" if onnx else "train mode", "not a form")  # set by _model in eval mode
         self.model: Backend
         if onnx is None:
             self.device = resolve_device(self.options.device)
@@ -101,7 +103,9 @@ class Colorizer:
         """Eval mode: the fast form. Train mode keeps batch statistics, so nothing can be folded."""
         if not train_mode:
             generator.to(self.device).eval()
-            return inference_model(generator, self.device, self.precision)
+            opts = self.options
+            self.form = choose_form(generator, self.device, self.precision, opts.form, opts.batch_size)
+            return inference_model(generator, self.device, self.precision, self.form.form)
         layout = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
         place(generator, self.device, layout).train()
         return InferenceGenerator(generator, memory_format=layout, autocast_precision=self.precision)
@@ -111,7 +115,8 @@ class Colorizer:
         return self.meta.config
 
     def colorize(self, image: np.ndarray) -> np.ndarray:
-        """(H, W, C) float in [0, 1] (C = 1 or 3) → (H, W, 3) sRGB float in [0, 1]."""
+        """(H, W, C) float in [0, 1] (C = 1 or 3) → (H, W, 3) sRGB float in [0, 1] (a grey model's
+        grey repeated; :func:`file_pixels` gives what its file holds)."""
         return self.colorize_many([image])[0]
 
     @property
@@ -155,6 +160,11 @@ class Colorizer:
         check_finite_output(out, self.path)
         rgb = decode_output(out, net_in, self.config.preprocess)
         return rgb.permute(0, 2, 3, 1).float().cpu().numpy()
+
+
+def file_pixels(image: np.ndarray, config: Config) -> np.ndarray:
+    """A colorized (H, W, 3) image → what its file holds: (H, W) grey for a grey model, else as is."""
+    return image[..., 0] if config.preprocess.image_bands == 1 else image
 
 
 def _open_onnx(path: Path, options: InferenceOptions) -> OnnxGenerator:

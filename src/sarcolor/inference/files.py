@@ -23,10 +23,10 @@ from sarcolor.data.geotiff import open_raster
 from sarcolor.data.io import read_image, write_rgb_png
 from sarcolor.data.sources import IMAGE_SUFFIXES
 from sarcolor.errors import SarcolorError, one_line
-from sarcolor.inference.colorizer import Colorizer, chunked
+from sarcolor.inference.colorizer import TILE, Colorizer, chunked, file_pixels
 from sarcolor.inference.options import OutputOptions, SceneOptions
 from sarcolor.inference.scene import SceneReport, colorize_scene, is_geotiff
-from sarcolor.outputs import check_free_space, ensure_writable
+from sarcolor.outputs import Expected, WrittenMeanwhile, check_free_space, ensure_writable, remove_stale_temps
 
 OUTPUT_SUFFIXES: frozenset[str] = frozenset({".png", ".tif", ".tiff"})
 # Colorizing a PNG/JPEG whole costs, besides its decoded float32 pixels, the blended output
@@ -39,10 +39,11 @@ COLORIZE_OVERHEAD_BYTES = 96 << 20
 
 @dataclass(frozen=True)
 class Job:
-    """One input and the output it is colorized into."""
+    """One input and the output it is colorized into (and what that held when it was planned)."""
 
     source: Path
     target: Path
+    expected: Expected | None = None
 
 
 @dataclass
@@ -132,6 +133,7 @@ def plan_outputs(
             f"{existing[0]}: exists ({len(existing)} output(s) would be replaced); pass --overwrite"
         )
     folder = ensure_writable(out.parent if single_file else out)
+    remove_stale_temps(folder)  # of colorize runs killed before their cleanup
     todo = [f for f, t in zip(files, targets, strict=True) if not (skip_existing and t.exists())]
     need = sum(_raw_size(f) for f in todo)  # uncompressed RGB: an upper bound for the PNGs
     check_free_space(folder, need, "the outputs may need")
@@ -145,12 +147,13 @@ def plan_colorize(
 
     Files, folders and glob patterns are expanded (:func:`expand_inputs`) and every output is
     planned and checked (:func:`plan_outputs`); with ``skip_existing`` the jobs whose output
-    exists are kept in the plan (the caller leaves them alone).
+    exists are kept in the plan (the caller leaves them alone). Each job records what its output
+    held now: an output another process writes meanwhile is not replaced, and stops the run.
     """
     out = Path(out)
     files = expand_inputs(inputs, skip=out)
     targets = plan_outputs(files, out, overwrite=overwrite, skip_existing=skip_existing)
-    return [Job(f, t) for f, t in zip(files, targets, strict=True)]
+    return [Job(f, t, Expected.at(t)) for f, t in zip(files, targets, strict=True)]
 
 
 def colorize_paths(
@@ -177,6 +180,7 @@ def colorize_paths(
         colorizer,
         [j.source for j in images],
         [j.target for j in images],
+        expected=[j.expected for j in images],
         on_bad_sample=on_bad_sample,
         chunk=colorizer.batch_size,
         progress=progress,
@@ -185,9 +189,11 @@ def colorize_paths(
     )
     for job in (j for j in jobs if is_geotiff(j.source)):
         try:
-            done = colorize_scene(colorizer, job.source, job.target, scene, progress=progress, log=log)
+            done = colorize_scene(
+                colorizer, job.source, job.target, scene, progress=progress, log=log, expected=job.expected
+            )
         except SarcolorError as exc:
-            if on_bad_sample != "skip":
+            if on_bad_sample != "skip" or isinstance(exc, WrittenMeanwhile):
                 raise
             report.failed.append((job.source, str(exc).removeprefix(f"{job.source}: ")))
         else:
@@ -203,6 +209,7 @@ def colorize_files(
     files: Sequence[Path],
     targets: Sequence[Path],
     *,
+    expected: Sequence[Expected | None] | None = None,
     on_bad_sample: str = "error",
     chunk: int = 8,
     progress: bool | None = None,
@@ -216,7 +223,8 @@ def colorize_files(
     forward passes; at most one group is read ahead and two are waiting to be written.
     ``png_compression`` is the zlib level of the outputs (0-9; ``None``: the option's default,
     :attr:`~sarcolor.inference.options.OutputOptions.png_compression`). ``on_done(n)``: as in
-    :func:`colorize_paths`.
+    :func:`colorize_paths`. ``expected``: what each target held when it was planned (see
+    :class:`~sarcolor.outputs.Expected`).
 
     With ``on_bad_sample='skip'`` an unreadable input is reported and the rest go on;
     with ``'error'`` the first one stops the run (outputs written so far stay).
@@ -226,6 +234,7 @@ def colorize_files(
     bar = tqdm(
         total=len(files), desc="colorize", unit="img", disable=None if progress is None else not progress
     )
+    states = dict(zip(targets, expected, strict=True)) if expected is not None else {}
     groups = list(chunked(list(zip(files, targets, strict=True)), chunk))
     writes: deque[tuple[Future, Path, int]] = deque()  # (write, target, images of its group)
 
@@ -263,8 +272,9 @@ def colorize_files(
                     kept.append(dst)
             if not kept:
                 advance(len(group))
-            for i, (dst, rgb) in enumerate(zip(kept, colorizer.colorize_many(images), strict=True)):
-                future = writers.submit(write_rgb_png, dst, rgb, level)
+            for i, (dst, rgb) in enumerate(zip(kept, _colorized(colorizer, images, group), strict=True)):
+                pixels = file_pixels(rgb, colorizer.config)
+                future = writers.submit(write_rgb_png, dst, pixels, level, states.get(dst))
                 writes.append((future, dst, len(group) if i == len(kept) - 1 else 0))
             while len(writes) > WRITE_BEHIND * chunk:
                 finish_write()
@@ -280,12 +290,24 @@ READ_AHEAD = 1  # groups decoded ahead of the model
 WRITE_BEHIND = 2  # groups of outputs that may wait to be encoded
 
 
+def _colorized(colorizer: Colorizer, images: list[np.ndarray], group: Sequence[tuple[Path, Path]]) -> list:
+    """``colorize_many``; running out of memory (an estimate short of the truth) is one line naming
+    the files, not an internal error."""
+    try:
+        return colorizer.colorize_many(images)
+    except MemoryError:
+        names = ", ".join(str(src) for src, _ in group)
+        raise SarcolorError(
+            f"{names}: out of memory while colorizing (SARCOLOR_MEMORY_LIMIT sets the budget)"
+        ) from None
+
+
 def _read_group(group: Sequence[tuple[Path, Path]]) -> list[np.ndarray | SarcolorError]:
     """Decode the sources of one group in this worker thread; failures are returned, not raised."""
     out: list[np.ndarray | SarcolorError] = []
     for src, _ in group:
         try:
-            out.append(read_image(src, COLORIZE_BYTES_PER_PIXEL, COLORIZE_OVERHEAD_BYTES))
+            out.append(read_image(src, COLORIZE_BYTES_PER_PIXEL, COLORIZE_OVERHEAD_BYTES, pad_to=TILE))
         except SarcolorError as exc:
             out.append(exc)
     return out

@@ -29,7 +29,6 @@ classifier. Classifying per tile rather than per request is :mod:`sarcolor.terra
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from sarcolor.checkpoint import CHECKPOINT_DIR, list_checkpoints, read_meta, res
 from sarcolor.config import Config
 from sarcolor.data.sources.kaggle import TERRAINS
 from sarcolor.errors import SarcolorError
+from sarcolor.textfiles import loads_json
 
 AUTO = "auto"
 ANY_TERRAIN = "any"  # reported when a model for every terrain ran without knowing the terrain
@@ -325,15 +325,36 @@ def read_metrics(path: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        data = json.loads(path.read_text())
+        data = loads_json(path.read_text(), path)
+        if not _readable_summary(data["summary"]):
+            return None
         return {
             "split": data.get("split", "test"),
             "summary": data["summary"],
             "baselines": data.get("baselines", {}),
             "flags": data.get("flags", []),
         }
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, SarcolorError):  # e.g. too deep
         return None
+
+
+def _readable_summary(summary: Any) -> bool:
+    """Whether a summary has the shape :func:`_scores` reads: ``{group: {"model": scores,
+    "baselines": {name: scores}}}``, scores holding numbers as ``psnr`` and ``ssim``."""
+
+    def scores(values: Any) -> bool:
+        return isinstance(values, dict) and all(
+            isinstance(values.get(key, 0), (int, float)) for key in ("psnr", "ssim")
+        )
+
+    groups = summary.values() if isinstance(summary, dict) else [None]
+    return all(
+        isinstance(group, dict)
+        and scores(group.get("model", {}))
+        and isinstance(group.get("baselines", {}), dict)
+        and all(scores(b) for b in group.get("baselines", {}).values())
+        for group in groups
+    )
 
 
 def format_models(registry: ModelRegistry) -> str:

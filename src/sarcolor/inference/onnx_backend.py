@@ -67,6 +67,7 @@ class OnnxGenerator:
         if self.precision not in PRECISIONS_OF_MODEL:
             raise SarcolorError(f"{path}: unknown model precision {self.precision!r}")
         self.device = torch.device("cpu")
+        check_signature(path, self.session, self.meta)
         self.input_name = self.session.get_inputs()[0].name
 
     def check_precision(self, requested: str) -> str:
@@ -83,3 +84,58 @@ class OnnxGenerator:
         array = x.detach().to("cpu", torch.float32).contiguous().numpy()
         (out,) = self.session.run(None, {self.input_name: array})
         return torch.from_numpy(out)
+
+
+def check_signature(path: Path, session, meta: CheckpointMeta) -> None:
+    """Refuse a model that cannot take what sarcolor feeds it, or gives back something else.
+
+    sarcolor sends one float32 tensor (batch, C, 256, 256), C the checkpoint's input channels
+    plus its terrain planes, in batches of any size, and reads (batch, out_channels, same
+    height, same width). A model fixed to another size or channel count would fail inside ONNX
+    Runtime on the first batch; one with other output channels or another output size would
+    give wrong images, or gigabytes of them.
+    """
+    from sarcolor.inference.colorizer import TILE
+
+    config = meta.config
+    channels = config.preprocess.in_channels + config.model.condition_channels
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if len(inputs) != 1 or not outputs:
+        raise SarcolorError(
+            f"{path}: the model takes {len(inputs)} input(s) and gives {len(outputs)} output(s); "
+            "sarcolor feeds one image tensor and reads one"
+        )
+    given, got = inputs[0], outputs[0]
+    for value, role in ((given, "input"), (got, "output")):
+        if value.type != "tensor(float)" or len(value.shape or ()) != 4:
+            raise SarcolorError(
+                f"{path}: the model's {role} is {value.type} of shape {_shape(value.shape)}; "
+                "expected a float32 (batch, channels, height, width) tensor"
+            )
+    expected_in = ["batch", channels, TILE, TILE]
+    for role, value, want in (("input", given, channels), ("output", got, config.preprocess.out_channels)):
+        if value.shape[1] != want:
+            raise SarcolorError(
+                f"{path}: the model's {role} has {value.shape[1]} channel(s), the checkpoint it "
+                f"records expects {want}; export it again with sarcolor export"
+            )
+    if isinstance(given.shape[0], int):
+        raise SarcolorError(
+            f"{path}: the model's input is fixed to batches of {given.shape[0]}; sarcolor sends "
+            "batches of any size (export it with a dynamic batch)"
+        )
+    for side in (2, 3):
+        if isinstance(given.shape[side], int) and given.shape[side] != TILE:
+            raise SarcolorError(
+                f"{path}: the model's input is fixed to {_shape(given.shape)}; sarcolor feeds "
+                f"{_shape(expected_in)} tiles"
+            )
+        if got.shape[side] != given.shape[side] or got.shape[side] is None:
+            raise SarcolorError(
+                f"{path}: the model's output {_shape(got.shape)} is not the size of its input "
+                f"{_shape(given.shape)}; sarcolor needs an output as large as the input"
+            )
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join("?" if d is None else str(d) for d in shape or ()) + ")"

@@ -19,10 +19,10 @@ when complete; ``cog`` rewrites it as a Cloud-Optimized GeoTIFF with overviews.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import get_args
@@ -44,7 +44,8 @@ from sarcolor.inference.colorizer import TILE, Colorizer, chunked
 from sarcolor.inference.options import MAX_LEVEL, Compression, SceneOptions
 from sarcolor.inference.strips import Block, StripBuffer
 from sarcolor.inference.tiling import tile_starts
-from sarcolor.outputs import atomic_write
+from sarcolor.memory import available_memory, check_memory
+from sarcolor.outputs import Expected, atomic_write, temp_beside
 
 BLOCK = 256  # output GeoTIFF block side; rows are written in whole block rows
 COMPRESSIONS: tuple[str, ...] = get_args(Compression)
@@ -85,8 +86,13 @@ def colorize_scene(
     *,
     progress: bool | None = None,
     log: Callable[[str], None] = tqdm.write,
+    expected: Expected | None = None,
 ) -> SceneReport:
-    """Colorize the GeoTIFF ``source`` into the RGB GeoTIFF ``target`` (see the module docstring)."""
+    """Colorize the GeoTIFF ``source`` into the RGB GeoTIFF ``target`` (see the module docstring).
+
+    ``expected``: what ``target`` held when the run was planned; it is not replaced if another
+    process wrote it since (:class:`~sarcolor.outputs.Expected`).
+    """
     options = options or SceneOptions()
     source, target = Path(source), Path(target)
     pre = colorizer.config.preprocess
@@ -96,16 +102,19 @@ def colorize_scene(
         raise SarcolorError(f"--compress must be one of {', '.join(COMPRESSIONS)}, got {options.compress!r}")
     options.validate(str(source))
     start = time.perf_counter()
-    with _gdal_env(), open_raster(source) as src:
+    with _gdal_env(), open_raster(source) as src, _out_of_memory(source):
         indexes = select_bands(src, pre.bands, options.bands)
+        check_scene_memory(
+            source, src.width, len(indexes), max(np.dtype(src.dtypes[i - 1]).itemsize for i in indexes)
+        )
         scale, reason = decide_scale(src, indexes, options.sar_scale)
         log(f"{source.name}: bands {indexes} as {'+'.join(pre.bands)}; SAR scale {reason}")
         report = SceneReport(target, src.width, src.height, indexes, scale, reason, source=source)
         writer = _SceneWriter(colorizer, src, indexes, scale, options, report, progress)
         if options.cog:
-            atomic_write(target, lambda tmp: _as_cog(writer, tmp, options))
+            atomic_write(target, lambda tmp: _as_cog(writer, tmp, options), expected=expected)
         else:
-            atomic_write(target, writer.write)
+            atomic_write(target, writer.write, expected=expected)
     report.seconds = time.perf_counter() - start
     return report
 
@@ -121,6 +130,7 @@ class _SceneWriter:
         self.calibration = options.calibration or pre.calibration
         self.rows = tile_starts(src.height, TILE, colorizer.overlap)
         self.cols = tile_starts(src.width, TILE, colorizer.overlap)
+        self.bands = pre.image_bands  # 1 for a grey model: a 1-band GeoTIFF
 
     def profile(self, compress: str) -> dict:
         src, alpha = self.src, self.options.alpha
@@ -128,7 +138,7 @@ class _SceneWriter:
             "driver": "GTiff",
             "width": src.width,
             "height": src.height,
-            "count": 4 if alpha else 3,
+            "count": self.bands + (1 if alpha else 0),
             "dtype": "uint8",
             "crs": src.crs,
             "transform": src.transform,
@@ -136,7 +146,7 @@ class _SceneWriter:
             "blockxsize": BLOCK,
             "blockysize": BLOCK,
             "interleave": "pixel",
-            "photometric": "RGB",
+            "photometric": "RGB" if self.bands == 3 else "MINISBLACK",
             "BIGTIFF": "IF_SAFER",
         }
         if compress != "none":
@@ -161,7 +171,9 @@ class _SceneWriter:
             rasterio.open(path, "w", **self.profile(compress or self.options.compress)) as dst,
         ):
             if src.descriptions and not self.options.alpha:
-                for band, name in enumerate(("red", "green", "blue"), start=1):
+                for band, name in enumerate(
+                    ("red", "green", "blue") if self.bands == 3 else ("grey",), start=1
+                ):
                     dst.set_band_description(band, name)
             dst.update_tags(SARCOLOR_SOURCE=Path(src.name).name, SARCOLOR_SAR_SCALE=self.scale)
 
@@ -203,6 +215,7 @@ class _SceneWriter:
         from rasterio.windows import Window
 
         pixels, valid = block.pixels(width)
+        pixels = pixels[..., : self.bands]  # a grey model's output is grey repeated
         window = Window(0, block.top, width, block.rows)
         mask = valid.astype(np.uint8) * 255
         if self.options.alpha:
@@ -277,6 +290,43 @@ def _level(compress: str, level: int) -> dict[str, int]:
     return {"zlevel": level} if compress == "deflate" else {"zstd_level": level} if compress == "zstd" else {}
 
 
+def scene_memory(width: int, bands: int, itemsize: int) -> int:
+    """Bytes colorizing a scene ``width`` pixels wide takes, whatever its height: the blending ring
+    (17 B a pixel, :class:`~sarcolor.inference.strips.StripBuffer`), two strips of tile rows in
+    flight (each pixel read masked, filled, scaled to [0, 1] and cut into overlapping tiles:
+    ``3·itemsize + 1 + 12 + 5.4`` bytes a band, 3 of masks), GDAL's block cache and the rest
+    (measured: 256×40,000 float32 peaks 0.5 GB above the model, 1024×40,000 1.2 GB)."""
+    width = max(width, TILE)
+    ring = (TILE + 2 * BLOCK) * width * 17
+    strip = 2 * TILE * width * (bands * (3 * itemsize + 19) + 3)
+    return ring + strip + (GDAL_CACHE_MB << 20) + SCENE_OVERHEAD
+
+
+SCENE_OVERHEAD = 96 << 20  # tile batches, model outputs, the writer's block row
+
+
+def check_scene_memory(source: Path, width: int, bands: int, itemsize: int) -> None:
+    """Refuse, before any strip is read, a scene too wide for the memory available."""
+    check_memory(
+        source,
+        scene_memory(width, bands, itemsize),
+        f"scenes {width} pixels wide",
+        "a scene's memory grows with its width, not its height: cut it into narrower GeoTIFFs "
+        "(gdal_translate -srcwin) or transpose it",
+    )
+
+
+@contextmanager
+def _out_of_memory(source: Path) -> Iterator[None]:
+    """A ``MemoryError`` while colorizing ``source`` → one line naming it."""
+    try:
+        yield
+    except MemoryError:
+        free = available_memory()
+        said = "" if free is None else f" ({free / 1e9:.1f} GB available)"
+        raise SarcolorError(f"{source}: out of memory while colorizing it{said}") from None
+
+
 def _gdal_env():
     """GDAL settings for a scene: internal masks, and a block cache of 256 MB (GDAL's default, 5 %
     of the RAM, would let the cache of written blocks dominate memory); ``GDAL_CACHEMAX`` in the
@@ -293,9 +343,7 @@ def _as_cog(writer: _SceneWriter, path: Path, options: SceneOptions) -> None:
     """Write a plain tiled GeoTIFF beside ``path``, then copy it to ``path`` as a COG with overviews."""
     from rasterio.shutil import copy as gdal_copy
 
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".gtiff.tmp", dir=path.parent)
-    os.close(fd)
-    staging = Path(name)
+    staging = temp_beside(path)  # named after this process: a killed run's is removed at the next start
     try:
         writer.write(staging, compress="none")  # recompressed once, by the COG driver
         creation = {"BIGTIFF": "IF_SAFER", "OVERVIEWS": "AUTO", "RESAMPLING": "AVERAGE", "BLOCKSIZE": 512}

@@ -32,6 +32,7 @@ from sarcolor.errors import SarcolorError, first_line
 from sarcolor.inference.tiling import pad_to_plan, plan_tiles
 from sarcolor.outputs import atomic_write
 from sarcolor.terrain.config import TerrainConfig
+from sarcolor.textfiles import loads_json
 
 FORMAT = "sarcolor-terrain/1"
 FILENAME = "terrain.safetensors"
@@ -131,12 +132,13 @@ def read_classifier_meta(path: Path) -> ClassifierMeta:
     if metadata.get("format") != FORMAT:
         raise SarcolorError(f"{path}: not a sarcolor terrain classifier (format {metadata.get('format')!r})")
     try:
-        config = TerrainConfig.from_dict(json.loads(metadata["config"]), source=str(path)).validate(str(path))
-        classes = json.loads(metadata["classes"])
+        values = loads_json(metadata["config"], path)
+        config = TerrainConfig.from_dict(values, source=str(path)).validate(str(path))
+        classes = loads_json(metadata["classes"], path)
         if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
             raise ValueError("classes must list two or more terrain names")
         step = int(metadata["step"])
-        split = Split.from_json(json.loads(metadata.get("split", "{}")), path)
+        split = Split.from_json(loads_json(metadata.get("split", "{}"), path), path)
     except KeyError as exc:
         raise SarcolorError(f"{path}: damaged classifier metadata (no {exc.args[0]})") from None
     except ValueError as exc:
@@ -231,7 +233,7 @@ def read_report(folder: Path) -> dict | None:
     """``DIR/eval/test.json`` written by the classifier's evaluation, or ``None``."""
     path = folder / REPORT
     try:
-        data = json.loads(path.read_text())
+        data = loads_json(path.read_text(), path)
         return data if isinstance(data, dict) and "accuracy" in data else None
-    except (OSError, ValueError):
+    except (OSError, ValueError, SarcolorError):  # e.g. nested too deeply
         return None

@@ -26,9 +26,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from sarcolor.data.pairs import Pair
+from sarcolor.data.pairs import Discovery, Pair
 from sarcolor.data.sources import discover_pairs, load_sample, source_of
-from sarcolor.data.split import split_for
+from sarcolor.data.split import Split, split_for
 from sarcolor.errors import SarcolorError
 from sarcolor.outputs import atomic_write, ensure_writable
 from sarcolor.runtime import resolve_device
@@ -43,6 +43,7 @@ from sarcolor.terrain.classifier import (
     save_classifier,
 )
 from sarcolor.terrain.config import TerrainConfig
+from sarcolor.training.runlock import claim_run_folder
 from sarcolor.training.runlog import append_jsonl, write_split
 
 Echo = Callable[[str], None]
@@ -64,10 +65,11 @@ class TerrainRun:
 def train_classifier(
     cfg: TerrainConfig, out: str | Path, *, progress: bool | None = None, echo: Echo = print
 ) -> TerrainRun:
-    """Train a terrain classifier on ``cfg.data`` into ``out``; evaluate it on the test split."""
-    from sarcolor.terrain.classifier import Classifier
-    from sarcolor.terrain.evaluate import evaluate_classifier, format_report, write_report
+    """Train a terrain classifier on ``cfg.data`` into ``out``; evaluate it on the test split.
 
+    ``out`` is held for the whole run, as ``train`` holds its run folder
+    (:func:`~sarcolor.training.runlock.claim_run_folder`): a second run on it is refused.
+    """
     start = time.perf_counter()
     cfg = cfg.validate()
     if not cfg.data.root:
@@ -95,6 +97,24 @@ def train_classifier(
     cfg = cfg.replace(preprocess={"sar_scale": scale})
     echo(f"SAR scale: {scale} — {reason}")
     out = Path(out)
+    with claim_run_folder(out, cfg.data.root, resume=False, command="train-terrain"):
+        return _train(cfg, out, found, split, classes, start, progress, echo)
+
+
+def _train(
+    cfg: TerrainConfig,
+    out: Path,
+    found: Discovery,
+    split: Split,
+    classes: list[str],
+    start: float,
+    progress: bool | None,
+    echo: Echo,
+) -> TerrainRun:
+    """The run itself, in the held folder ``out`` (see :func:`train_classifier`)."""
+    from sarcolor.terrain.classifier import Classifier
+    from sarcolor.terrain.evaluate import evaluate_classifier, format_report, write_report
+
     ensure_writable(out)
     device = resolve_device(cfg.classifier.device)
     counts = {name: len(split.select(found.pairs, name)) for name in split}
@@ -103,7 +123,7 @@ def train_classifier(
         + ", ".join(f"{k} {v} pairs / {len(split[k])} scenes" for k, v in counts.items())
         + f"; {cfg.classifier.steps} steps of {cfg.classifier.batch_size} on {device}"
     )
-    patches, labels = load_patches(train_pairs, cfg, classes, progress, echo)
+    patches, labels = load_patches(split.select(found.pairs, "train"), cfg, classes, progress, echo)
     val = load_patches(split.select(found.pairs, "val"), cfg, classes, False, echo) if split["val"] else None
 
     torch.manual_seed(cfg.classifier.seed)

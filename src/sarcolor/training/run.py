@@ -20,7 +20,7 @@ from sarcolor.config import DEFAULT_EPOCHS, Config, TrainConfig
 from sarcolor.data.pairs import Discovery, Pair
 from sarcolor.data.sources import discover_pairs, source_of
 from sarcolor.data.split import Split, split_for
-from sarcolor.errors import SarcolorError
+from sarcolor.errors import SarcolorError, quote
 from sarcolor.evaluation.baselines import fit_baselines
 from sarcolor.models.build import build_networks
 from sarcolor.outputs import atomic_write, check_free_space, ensure_writable
@@ -76,6 +76,8 @@ def prepare(
     """Everything before the first step (see the module docstring)."""
     if resume:
         refuse_imported(resolve_checkpoint(run_dir))
+    else:
+        check_run_folder(run_dir)
     if cfg.data.root:  # stored absolute, so evaluate/resume work from any folder
         cfg = cfg.replace(data={"root": str(Path(cfg.data.root).resolve())})
     if resume:
@@ -124,6 +126,34 @@ def prepare(
     run = Run(cfg, run_dir, found, train_pairs, meta, total, ckpt)
     echo(describe(run, device, ctx))
     return run
+
+
+RUN_MARKERS = ("config.yaml", "split.json")  # what every run folder holds from its start on
+
+
+def check_run_folder(run_dir: str | Path, config: str | Path | None = None) -> None:
+    """Refuse, before anything is written, a fresh run's ``--out`` that is not a run folder.
+
+    It must be new, empty (sarcolor's own hidden ``.sarcolor-*`` files aside) or a run folder
+    (it holds :data:`RUN_MARKERS`), and the ``--config`` file must not be the ``config.yaml`` the
+    run writes. A run folder that has checkpoints is refused under its lock
+    (:mod:`sarcolor.training.runlock`).
+    """
+    run_dir = Path(run_dir)
+    if config is not None and os.path.realpath(config) == os.path.realpath(run_dir / "config.yaml"):
+        raise SarcolorError(
+            f"{quote(config)}: --config is the config.yaml the run writes in {quote(run_dir)}; "
+            "copy it elsewhere or choose another --out"
+        )
+    if not run_dir.is_dir() or all((run_dir / name).is_file() for name in RUN_MARKERS):
+        return
+    foreign = sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".sarcolor-"))
+    if foreign:
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        raise SarcolorError(
+            f"{quote(run_dir)}: not a run folder (it holds {quote(foreign[0])}{more}, but no "
+            f"{' and '.join(RUN_MARKERS)}); choose a new or empty --out"
+        )
 
 
 def refuse_imported(checkpoint: Path) -> None:

@@ -3,8 +3,11 @@
 :func:`claim_run_folder` is the first thing ``train`` does to its run folder, before anything
 is written there: it refuses a run folder inside the data folder, creates the folder and takes
 an exclusive ``flock`` on ``RUN_DIR/.sarcolor-train.lock`` (which records the holder's process
-id and host). A second ``train`` (or ``train --resume``) on the same folder is refused in one
-line naming the folder and the holder's PID. The kernel drops the lock when the holder's
+id, host and command). A second ``train`` (or ``train --resume``, or ``train-terrain``, which
+holds its ``--out`` the same way) on the same folder is refused in one line naming the folder
+and the holder's PID. The lock file is opened without following links and written only when
+it is a plain file of this user: a symbolic link planted there in a run folder handed over by
+someone else is refused, never truncated through. The kernel drops the lock when the holder's
 process ends however it ends, so a SIGKILLed or crashed run never leaves a stale lock: the
 lock file stays, and the next run takes it over.
 
@@ -21,9 +24,11 @@ launches racing past the command line's check cannot both start).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import socket
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -39,9 +44,16 @@ _held: dict[Path, int] = {}  # lock file → descriptor, in this process
 
 @contextmanager
 def claim_run_folder(
-    run_dir: Path, data_root: str | None, *, resume: bool, ctx: DistContext | None = None
+    run_dir: Path,
+    data_root: str | None,
+    *,
+    resume: bool,
+    ctx: DistContext | None = None,
+    command: str = "train",
 ) -> Iterator[Path]:
     """Hold ``run_dir`` exclusively for the ``with`` block (see the module docstring).
+
+    ``command`` (``train``, ``train-terrain``) is recorded in the lock and named in refusals.
 
     Raises:
         SarcolorError: the folder is inside ``data_root``, cannot be created (a file of that
@@ -54,11 +66,10 @@ def claim_run_folder(
     refusal, fd = None, None
     if ctx.is_main:
         try:
-            fd = lock_folder(run_dir)
+            fd = lock_folder(run_dir, command=command)
             if not resume and list_checkpoints(run_dir):
-                raise SarcolorError(
-                    f"{quote(run_dir)}: run folder already has checkpoints; use --resume or another --out"
-                )
+                hint = "use --resume or another --out" if command == "train" else "choose another --out"
+                raise SarcolorError(f"{quote(run_dir)}: run folder already has checkpoints; {hint}")
             remove_stale_temps(run_dir / CHECKPOINT_DIR, unnamed=True)
         except SarcolorError as exc:
             refusal = str(exc)
@@ -77,33 +88,65 @@ def claim_run_folder(
         release(run_dir, fd)
 
 
-def lock_folder(run_dir: Path) -> int:
-    """Create ``run_dir`` and take its lock; the descriptor that holds it.
+def lock_folder(run_dir: Path, command: str = "train") -> int:
+    """Create ``run_dir`` and take its lock for ``sarcolor COMMAND``; the descriptor that holds it.
 
     Raises:
-        SarcolorError: another process holds it (its PID, from the lock file, in the message).
+        SarcolorError: another process holds it (its command and PID, from the lock file, in the
+            message), or the lock file is a link or not this user's (see :func:`_open_lock`).
     """
     if run_dir.exists() and not run_dir.is_dir():
         raise SarcolorError(f"{quote(run_dir)}: not a folder; --out takes the run folder")
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # not truncated: the holder's id is read
+    fd = _open_lock(path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         holder = _holder(fd)
         os.close(fd)
         raise SarcolorError(
-            f"{quote(run_dir)}: in use by another sarcolor train ({holder}); "
+            f"{quote(run_dir)}: in use by another sarcolor {holder}; "
             "wait for it to finish, or choose another --out"
         ) from None
     except BaseException:
         os.close(fd)
         raise
     os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+    os.pwrite(fd, f"{os.getpid()} {socket.gethostname()} {command}\n".encode(), 0)
     os.fsync(fd)
     _held[path] = fd
+    return fd
+
+
+def _open_lock(path: Path) -> int:
+    """Open (or create) the lock file itself, never what a link there points to.
+
+    A run folder may come from someone else: a symbolic link, a hard link or a FIFO planted as
+    the lock would make this process truncate and write a file it was never asked to touch.
+    The lock is opened without following links (``O_NOFOLLOW``), not truncated, and used only
+    when it is a regular file of this user with no other name.
+
+    Raises:
+        SarcolorError: the lock path is a link, or not a regular file of this user.
+    """
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o644)  # not truncated: the holder's id is read
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise SarcolorError(
+            f"{quote(path)}: the run lock is a symbolic link; sarcolor does not follow it "
+            "(remove it if the run folder is yours)"
+        ) from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1 or info.st_uid != os.getuid():
+        os.close(fd)
+        raise SarcolorError(
+            f"{quote(path)}: the run lock is not a plain file of yours (a hard link, a device or "
+            "another user's); sarcolor does not write to it (remove it if the run folder is yours)"
+        )
     return fd
 
 
@@ -114,12 +157,14 @@ def release(run_dir: Path, fd: int | None) -> None:
 
 
 def _holder(fd: int) -> str:
-    """``PID 1234`` (``on host`` when it is another machine) from a lock file."""
+    """``train (PID 1234)`` (``on host`` when it is another machine) from a lock file."""
     parts = os.pread(fd, 256, 0).decode("utf-8", "replace").split()
+    command = quote(parts[2]) if len(parts) > 2 else "train"  # older lock files: train's
     if not parts or not parts[0].isdigit():
-        return "PID unknown: it is starting"
+        return f"{command} (PID unknown: it is starting)"
     here = socket.gethostname()
-    return f"PID {parts[0]}" + (f" on {parts[1]}" if len(parts) > 1 and parts[1] != here else "")
+    where = f" on {quote(parts[1])}" if len(parts) > 1 and parts[1] != here else ""
+    return f"{command} (PID {parts[0]}{where})"
 
 
 def _close_in_child() -> None:

@@ -20,6 +20,7 @@ from sarcolor.data.sources.bigearthnet import BigEarthNet
 from sarcolor.data.sources.generic import Generic
 from sarcolor.data.sources.kaggle import Kaggle
 from sarcolor.data.sources.naming import IMAGE_SUFFIXES
+from sarcolor.data.sources.nuaa import Nuaa
 from sarcolor.data.sources.scene_pairs import ScenePairs
 from sarcolor.data.sources.sen1floods11 import Sen1Floods11
 from sarcolor.data.sources.sen12 import Sen12
@@ -34,6 +35,7 @@ SOURCES: tuple[DataSource, ...] = (
     SSL4EO(),
     Sen1Floods11(),
     Kaggle(),
+    Nuaa(),
     Generic(),
     Sen12MS(),
     Sen12(),

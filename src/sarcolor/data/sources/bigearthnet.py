@@ -16,7 +16,6 @@ stay in one split. Patches are 120×120: the dataset pads them
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +23,8 @@ from pathlib import Path
 from sarcolor.data.pairs import Discovery, Pair
 from sarcolor.data.sources.geotiff_pairs import GeoTiffSource, SarFiles, sibling
 from sarcolor.data.sources.naming import subdirs
-from sarcolor.errors import first_line
+from sarcolor.errors import SarcolorError, first_line
+from sarcolor.textfiles import loads_json
 
 PATCH = re.compile(r"^(?P<tile>.+)_(?P<row>\d+)_(?P<col>\d+)$")  # <patch> = <tile>_<row>_<col>
 METADATA = "_labels_metadata.json"
@@ -97,8 +97,8 @@ def _s2_partner(folder: Path, problems: list[str]) -> str | None:
     if not path.is_file():
         return None
     try:
-        partner = json.loads(path.read_text()).get("corresponding_s2_patch")
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError) as exc:
+        partner = loads_json(path.read_text(), path).get("corresponding_s2_patch")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError, SarcolorError) as exc:
         problems.append(f"{path}: unreadable metadata ({first_line(exc)})")
         return None
     return partner if isinstance(partner, str) and partner else None

@@ -38,7 +38,6 @@ is not done (251,079 locations).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,6 +56,7 @@ from sarcolor.data.pairs import Discovery, Pair
 from sarcolor.data.sources.geotiff_pairs import GeoTiffSource, SarFiles
 from sarcolor.data.sources.naming import subdirs
 from sarcolor.errors import SarcolorError, first_line
+from sarcolor.textfiles import loads_json
 
 S1_FOLDER = "s1"
 S2_FOLDERS: tuple[str, ...] = ("s2a", "s2c")  # L2A preferred to L1C
@@ -96,8 +96,8 @@ def acquisition_time(folder: Path) -> datetime | None:
 def _metadata(folder: Path) -> dict:
     """A product folder's ``metadata.json`` (Earth Engine properties), ``{}`` if absent or unreadable."""
     try:
-        found = json.loads((folder / METADATA).read_text())
-    except (OSError, UnicodeDecodeError, ValueError):
+        found = loads_json((folder / METADATA).read_text(), folder / METADATA)
+    except (OSError, UnicodeDecodeError, ValueError, SarcolorError):
         return {}
     return found if isinstance(found, dict) else {}
 
