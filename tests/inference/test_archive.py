@@ -22,7 +22,8 @@ from sarcolor.inference.files import Job
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Records, per rank, every rename into the output folder (atomic_write's os.replace).
+# Records, per rank, every file moved into the output folder: atomic_write's os.replace, or the
+# os.link that places a new output without ever replacing one another process wrote meanwhile.
 AUDIT_HOOK = textwrap.dedent(
     """
     import os, sys
@@ -30,7 +31,7 @@ AUDIT_HOOK = textwrap.dedent(
     if _out and _log:
         _file = os.path.join(_log, "rank%s.txt" % os.environ.get("RANK", "x"))
         def _hook(event, args):
-            if event == "os.rename" and os.fsdecode(args[1]).startswith(_out):
+            if event in ("os.rename", "os.link") and os.fsdecode(args[1]).startswith(_out):
                 with open(_file, "a") as fh:
                     fh.write(os.fsdecode(args[1]) + "\\n")
         sys.addaudithook(_hook)
