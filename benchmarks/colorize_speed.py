@@ -39,6 +39,7 @@ import argparse
 import datetime
 import io
 import json
+import math
 import os
 import shlex
 import shutil
@@ -84,8 +85,10 @@ def make_inputs(folder: Path, count: int, source: str, seed: int = 0) -> list[Pa
         return out
     from sarcolor.synthetic import make_synthetic_dataset
 
-    root = make_synthetic_dataset(folder.parent / "synthetic", scenes_per_terrain=1, patches_per_scene=16)
-    synthetic = sorted(root.glob("v_2/*/s1/*.png"))
+    v2 = make_synthetic_dataset(folder.parent / "synthetic", scenes_per_terrain=1, patches_per_scene=16)
+    synthetic = sorted(v2.glob("*/s1/*.png"))  # it returns ROOT/v_2 itself
+    if not synthetic:
+        raise SystemExit(f"{v2}: the synthetic dataset holds no s1 PNGs")
     out = []
     for i in range(count):
         target = folder / f"{i:05d}_{synthetic[i % len(synthetic)].name}"
@@ -337,7 +340,10 @@ def main() -> None:
                 venv = {**env, **more, **({"PYTHONPATH": src} if src else {})}
                 t_small = cli_seconds(work / "small", work / "out", checkpoint, flags, venv)
                 t_large = cli_seconds(work / "large", work / "out", checkpoint, flags, venv)
-                rate = 3 * n / (t_large - t_small)
+                # with few images the start-up's noise can exceed the work: no rate then, not a negative one
+                rate = 3 * n / (t_large - t_small) if t_large > t_small else float("nan")
+                if math.isnan(rate):
+                    print(f"  {label}: {4 * n} images took no longer than {n}: raise --images", flush=True)
                 runs.setdefault(label, []).append(rate)
                 runs.setdefault(label + " start", []).append(t_small - n / rate)
                 print(

@@ -17,6 +17,7 @@ from sarcolor.data.split import select_split, split_scenes
 from sarcolor.errors import SarcolorError
 from sarcolor.evaluation.evaluate import evaluate, evaluate_predictions
 from sarcolor.evaluation.scores import aggregate
+from sarcolor.runtime import bf16_is_native
 
 PALETTE = np.random.default_rng(0).integers(0, 256, (256, 3), dtype=np.uint8)  # colour of each SAR level
 
@@ -247,9 +248,12 @@ def test_precision_is_chosen_and_recorded(trained_run: Path, tmp_path: Path):
     args = ["evaluate", "--checkpoint", str(trained_run), "--out", str(out), "--no-progress"]
     assert main([*args, "--precision", "fp32"]) == 0
     fp32 = json.loads(out.read_text())
+    assert fp32["protocol"]["precision"] == "fp32"
+    if not bf16_is_native():  # emulated bf16: this evaluation alone took 153 s on AVX2 kernels
+        pytest.skip("bf16 is emulated on this CPU (no AVX-512-BF16/AMX, or ONEDNN_MAX_CPU_ISA caps it)")
     assert main([*args, "--precision", "bf16", "--overwrite"]) == 0
     bf16 = json.loads(out.read_text())
-    assert fp32["protocol"]["precision"] == "fp32" and bf16["protocol"]["precision"] == "bf16"
+    assert bf16["protocol"]["precision"] == "bf16"
     # bf16 moves outputs by under one 8-bit level: the scores barely change, but they do change
     a, b = fp32["summary"]["all"]["model"]["mae"], bf16["summary"]["all"]["model"]["mae"]
     assert a != b and abs(a - b) < 0.002  # != : bf16 really ran

@@ -77,7 +77,7 @@ class TrainConfig:
         resumable=True,
         parse=tri_state,
         metavar="{auto,on,off}",
-        help="channels_last memory layout; auto: on for CUDA and for bf16 on CPU",
+        help="channels_last memory layout; auto: on CUDA, measured on CPU (with precision auto)",
         default_text="auto",
     )
     compile: CompileMode = option(

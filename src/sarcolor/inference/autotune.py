@@ -88,16 +88,43 @@ def cache_dir() -> Path:
     return Path(base) / "sarcolor"
 
 
+def machine_prefix() -> str:
+    """The machine's part of a cache key: CPU model, ISA flags, PyTorch version, threads."""
+    return (
+        f"{cpu_model()} [{' '.join(cpu_isa_flags())}] torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads"
+    )
+
+
 def machine_key(generator: nn.Module, precision: str, batch: int) -> str:
     """What the speed of the forms depends on, as one readable string."""
     first = _first_conv(generator)
     params = sum(p.numel() for p in generator.parameters())
     width = first.out_channels if first is not None else 0
     return (
-        f"{cpu_model()} [{' '.join(cpu_isa_flags())}] torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads | {type(generator).__name__} {params} params ngf {width} "
+        f"{machine_prefix()} | {type(generator).__name__} {params} params ngf {width} "
         f"| {precision} batch {batch}"
     )
+
+
+def recall(key: str) -> tuple[dict | None, Path]:
+    """The cached entry under ``key`` (``None`` when there is none), and the cache file."""
+    path = cache_dir() / CACHE_FILE
+    known = _read(path).get(key)
+    return (known if isinstance(known, dict) else None), path
+
+
+def remember(key: str, entry: dict) -> Path | None:
+    """Cache ``entry`` (stamped with the time) under ``key``: the file written, or ``None`` where it
+    cannot be (a read-only home: measured again next time, nothing lost)."""
+    path = cache_dir() / CACHE_FILE
+    entries = _read(path)  # now: another process may have measured its own case meanwhile
+    entries[key] = {**entry, "measured": datetime.now(timezone.utc).isoformat()}
+    try:
+        atomic_write(path, lambda tmp: tmp.write_text(json.dumps(_document(entries), indent=1) + "\n"))
+    except (SarcolorError, OSError):
+        return None
+    return path
 
 
 def choose_form(
@@ -119,21 +146,13 @@ def choose_form(
         return FormChoice(form, "forced")
     if device.type != "cpu":
         return FormChoice("prepacked", "default")  # CUDA: inference_model ignores the form
-    path, key = cache_dir() / CACHE_FILE, machine_key(generator, precision, batch)
-    entries = _read(path)
-    known = entries.get(key)
-    if not remeasure and isinstance(known, dict) and known.get("form") in FORMS:
-        return FormChoice(known["form"], "cached", _numbers(known.get("rates")), key, path)
+    key = machine_key(generator, precision, batch)
+    known, path = recall(key)
+    if not remeasure and known is not None and known.get("form") in FORMS:
+        return FormChoice(known["form"], "cached", numbers(known.get("rates")), key, path)
     rates = measure(generator, device, precision, batch)
     best = max(rates, key=rates.__getitem__) if rates else "prepacked"
-    entries = _read(path)  # again: another process may have measured its own case meanwhile
-    entries[key] = {"form": best, "rates": rates, "measured": datetime.now(timezone.utc).isoformat()}
-    written: Path | None = path
-    try:
-        atomic_write(path, lambda tmp: tmp.write_text(json.dumps(_document(entries), indent=1) + "\n"))
-    except (SarcolorError, OSError):  # a read-only home: measured again next time, nothing lost
-        written = None
-    return FormChoice(best, "measured", rates, key, written)
+    return FormChoice(best, "measured", rates, key, remember(key, {"form": best, "rates": rates}))
 
 
 def measure(
@@ -202,7 +221,7 @@ def _read(path: Path) -> dict:
     return dict(entries) if isinstance(entries, dict) else {}
 
 
-def _numbers(rates: object) -> dict[str, float]:
+def numbers(rates: object) -> dict[str, float]:
     """The cached rates that are numbers (a hand-edited file may hold anything)."""
     if not isinstance(rates, dict):
         return {}
@@ -212,7 +231,8 @@ def _numbers(rates: object) -> dict[str, float]:
 def _document(entries: dict) -> dict:
     return {
         "version": CACHE_VERSION,
-        "about": "sarcolor's measured inference forms per machine (sarcolor.inference.autotune); "
+        "about": "sarcolor's measured inference forms and training paths per machine "
+        "(sarcolor.inference.autotune, sarcolor.training.autotune); "
         "delete this file to measure again",
         "entries": entries,
     }

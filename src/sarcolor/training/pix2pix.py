@@ -26,7 +26,8 @@ from sarcolor.models import augment as diffaugment
 from sarcolor.models import build_networks, discriminator_loss, generator_loss
 from sarcolor.models.losses import feature_matching_loss
 from sarcolor.models.multiscale import features_of, logits_of
-from sarcolor.runtime import autocast, compile_in_place, place, resolve_compile, resolve_precision
+from sarcolor.runtime import autocast, compile_in_place, place
+from sarcolor.training.autotune import TrainPath, rule_path
 from sarcolor.training.distributed import DistContext, convert_sync_batchnorm, wrap
 
 
@@ -44,27 +45,31 @@ class Pix2Pix:
         dist: the process group's layout; with several processes G and D are each wrapped in
             DistributedDataParallel (``G_train``, ``D_train``), while ``G`` and ``D`` stay the
             plain modules that are saved, sampled and evaluated.
+        path: precision, layout and compilation (:func:`~sarcolor.training.autotune.choose_training_path`);
+            by default ``cfg``'s, ``auto`` resolved by rule, unmeasured.
     """
 
     SHOWN: tuple[str, ...] = ("D", "G_GAN", "G_L1")  # in the progress bar; every loss is logged
 
     def __init__(
-        self, cfg: Config, total_steps: int, device: torch.device, dist: DistContext | None = None
+        self,
+        cfg: Config,
+        total_steps: int,
+        device: torch.device,
+        dist: DistContext | None = None,
+        path: TrainPath | None = None,
     ) -> None:
         self.cfg, self.device, self.total_steps = cfg, device, total_steps
         self.dist = dist = dist or DistContext()
         t = cfg.train
-        self.precision = resolve_precision(t.precision, device)
-        # channels_last pays on GPUs and with CPU bf16 (oneDNN's blocked kernels); CPU fp32
-        # backward got slower with it on an AVX2 machine
-        default_layout = device.type == "cuda" or self.precision == "bf16"
-        self.channels_last = t.channels_last if t.channels_last is not None else default_layout
+        self.path = path or rule_path(cfg, device)
+        self.precision, self.channels_last = self.path.precision, self.path.channels_last
         layout = torch.channels_last if self.channels_last else torch.contiguous_format
         self.G, self.D = (place(net, device, layout) for net in build_networks(cfg))
         if dist.enabled and t.sync_bn:
             convert_sync_batchnorm(self.G)
             convert_sync_batchnorm(self.D)
-        self.compiled = resolve_compile(t.compile, device)
+        self.compiled = self.path.compiled
         if self.compiled:
             compile_in_place(self.G)
             compile_in_place(self.D)

@@ -28,13 +28,11 @@ from tqdm.auto import tqdm
 
 from sarcolor.checkpoint import (
     CheckpointMeta,
-    check_fits,
     checkpoint_path,
     list_checkpoints,
     load_modules,
     load_training_state,
     prune_checkpoints,
-    resolve_checkpoint,
     save_checkpoint,
 )
 from sarcolor.config import Config
@@ -47,6 +45,7 @@ from sarcolor.figures import plot_losses, read_metrics_log
 from sarcolor.runtime import resolve_device
 from sarcolor.terrain.condition import condition_input
 from sarcolor.training import distributed
+from sarcolor.training.autotune import choose_training_path
 from sarcolor.training.distributed import DistContext, ShardedBatchSampler, check_replicas
 from sarcolor.training.pix2pix import NonFiniteLossError, Pix2Pix
 from sarcolor.training.run import Run, default_workers, prepare
@@ -115,20 +114,24 @@ def _train(
 ) -> TrainResult:
     """:func:`train` once the run folder is held."""
     if init_from is not None:  # its header against the generator, before building one of its size
-        check_fits(resolve_checkpoint(init_from), cfg)
+        from sarcolor.training.init_from import check_init_fits
+
+        check_init_fits(init_from, cfg)
     run = prepare(cfg, run_dir, resume=resume, ctx=ctx, device=device, progress=progress, echo=echo)
     cfg = run.cfg
 
+    path = choose_training_path(cfg, device, measured=not ctx.enabled, echo=echo)
+    echo(path.describe())  # right under the resolved configuration that prepare() printed
     torch.manual_seed(cfg.train.seed)
-    model = Pix2Pix(cfg, run.total, device, ctx)
+    model = Pix2Pix(cfg, run.total, device, ctx, path)
     if run.resume_from is not None:
         load_modules(run.resume_from, {"G": model.G, "D": model.D})
         load_training_state(run.resume_from, {"G": model.opt_G, "D": model.opt_D}, device)
         model.set_step(run.start_step)
     elif init_from is not None:
-        from sarcolor.training.init_from import describe_init
+        from sarcolor.training.init_from import describe_init, load_generator
 
-        load_modules(init_from, {"G": model.G})
+        load_generator(init_from, model.G, cfg)
         echo(describe_init(init_from))
     if not ctx.is_main:  # dropout masks: each rank its own stream (rank 0 continues the saved one)
         torch.manual_seed(index_seed(cfg.train.seed, ctx.rank, run.start_step))
