@@ -25,10 +25,11 @@ common 7×7 uniform-window SSIM of scikit-image's defaults gives different value
 
 Budgets (``--steps``, ``--ngf``, ``--batch-size`` override them):
 
-* ``cpu``: ngf/ndf 32, batch 8, 2,500 steps (20,000 training images), fp32 (no bf16), 2 threads.
-  Sized for at most 40 minutes on a 2-core CPU, training and scoring included, from the measured
-  fp32 training rate (ngf 64: 3.7 img/s on the 2-core AMD EPYC of docs/benchmarks.md; ngf 32 does
-  a quarter of the work: ~12 img/s, ~28 min of training, ~1 min of fitting and scoring).
+* ``cpu``: ngf/ndf 16, batch 8, 2,800 steps (22,400 training images), fp32 (no bf16), 2 threads.
+  Sized for at most 40 minutes on a 2-core CPU, training and scoring included, from the fp32
+  training rate measured on a quiet 2-core Xeon (AVX-512, bf16 not used): 11.3 img/s at ngf 16
+  with the resize decoder (4.5 img/s at ngf 32, which would allow only ~9,000 images) — about
+  33 min of training and under a minute of fitting and scoring.
 * ``gpu``: ngf/ndf 64 (the paper's pix2pix networks), batch 16, 22,500 steps = 360,000 training
   images (the paper's 200 epochs × 1,800 images at batch 1), bf16, the decoded uint8 cache on the
   GPU. About 5 minutes of training on one H100 (1,272 img/s measured there). Needs: Python ≥ 3.10
@@ -74,7 +75,7 @@ PAPER: tuple[tuple[str, float, float], ...] = (
     ("Zhang et al. (multi-scale D, VGG, DCT)", 0.61, 21.57),
 )
 BUDGETS: dict[str, dict] = {
-    "cpu": {"ngf": 32, "batch_size": 8, "steps": 2_500, "device": "cpu", "precision": "fp32"},
+    "cpu": {"ngf": 16, "batch_size": 8, "steps": 2_800, "device": "cpu", "precision": "fp32"},
     "gpu": {"ngf": 64, "batch_size": 16, "steps": 22_500, "device": "cuda", "precision": "auto"},
 }
 LR_DECAY_FRACTION = 0.5

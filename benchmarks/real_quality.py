@@ -1,17 +1,40 @@
-"""Quality on real SAR: leave-one-scene-out over real SEN1-2 scenes, and the demo's synthetic split.
+"""Quality on real SAR: leave-one-scene-out over the real colour scenes, and the demo's synthetic split.
 
     python benchmarks/real_quality.py                  # CPU budget, the two recipes, 2 seeds
+    python benchmarks/real_quality.py --pretrain       # … each generator pretrained on the NUAA grey pairs
     python benchmarks/real_quality.py --gpu            # the larger GPU budget, 3 seeds
     python benchmarks/real_quality.py --variant pix2pix --variant "fm=pix2pix,train.lambda_fm=10"
+    python benchmarks/real_quality.py --final --test-data DIR --json scores.json   # the recommended recipe
 
-Real data (default ``../shared/data/real/sen1-2-scenes/v_2``: three whole scenes, one per
-terrain folder): every terrain folder in turn is the test split (``holdout_terrain``), the others
-train — with one scene per folder, as there, that is leave-one-scene-out. For each fold and seed
-a model is trained with :func:`sarcolor.training.trainer.train` and scored with
+Real data (default: ``../shared/data/real/sen1-2-scenes/v_2`` and ``…/sen1-2-original``, five
+whole SEN1-2 scenes in two layouts; ``--data`` repeated names others): the scenes are gathered
+into one folder of links, one folder per scene (:mod:`colour_scenes`), and every scene in turn
+is the test split (``holdout_terrain``) while the others train: leave-one-scene-out. For each fold
+and seed a model is trained with :func:`sarcolor.training.trainer.train` and scored with
 :func:`sarcolor.evaluation.evaluate.evaluate` beside the three baselines fitted on that fold's
 training scenes; the outputs' periodic-pattern score (:mod:`sarcolor.evaluation.periodic`) is
 compared with the targets'. ``--synthetic`` also trains on the demo's synthetic data
 (:func:`sarcolor.demo.demo_config`'s split) at the same budget.
+
+``--pretrain``: each variant's generator is first trained with ``--target grey`` on the 1,800 NUAA
+grey pairs (``--nuaa``, ``--pretrain-steps``; once per variant and seed, shared by the folds),
+then every fold's colour run starts from it (``--init-from``: the grey output layer repeated over
+R, G, B). ``--pretrained CKPT`` starts every run from that checkpoint instead.
+
+``--final --test-data DIR --json FILE``: the recommended recipe (:data:`FINAL_VARIANT`, with
+its NUAA pretraining; or ``--variant``/``--pretrain`` given) trained on all real colour pairs of
+``../shared/data`` (the five scenes and the two loose pairs of ``sen1-2/v_2``; none held out)
+and scored on DIR (Kaggle layout) beside the mean-colour and level-LUT baselines fitted on those
+training scenes, written in ``sarcolor evaluate``'s JSON shape. A scene of DIR that is also
+trained on is reported as such.
+
+Budgets (``--steps``, ``--pretrain-steps``, ``--ngf``, ``--batch-size`` override them): ``cpu``
+is fp32, ngf/ndf 16, batch 8, 2,000 NUAA steps + 500 colour steps: 20,000 training images, about
+30 minutes at the 11 img/s measured for fp32 ngf 16 (resize decoder) on a quiet 2-core CPU, plus
+about a minute of fitting and scoring — within the issue's 40 minutes for ``--final``, pretraining
+included. A variant without pretraining trains its 500 colour steps only (give ``--steps 2500`` to
+spend the same budget on colour). ``gpu``: ngf/ndf 64, batch 16, 10,000 + 4,000 steps, bf16 where
+the GPU has it.
 
 A variant is ``NAME`` (a recipe of :mod:`sarcolor.recipes`) or ``LABEL=RECIPE,section.field=value,…``.
 Every run's result is kept as JSON under ``--workdir`` and reused when the same run is asked
@@ -34,8 +57,9 @@ import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import cpu_name
+from colour_scenes import NUAA_DATA, SCENE_ROOTS, fine_tune_config, scene_folder
 from quality_tables import render_section, write_quality_section
+from real_final import final, init_suffix, machine_name, start_from
 from sarcolor.checkpoint import read_meta
 from sarcolor.config import Config
 from sarcolor.data.io import read_image
@@ -52,13 +76,22 @@ from sarcolor.training.recipes import RECIPES, apply_recipe, given_fields
 from sarcolor.training.trainer import train
 
 REPO = Path(__file__).resolve().parents[1]
-REAL_DATA = REPO.parent / "shared" / "data" / "real" / "sen1-2-scenes" / "v_2"
-# Budgets: widths, batch, steps (lr decays linearly to 0 over the last half, as in pix2pix).
+# Budgets: widths, batch, colour steps, NUAA pretraining steps (with --pretrain), number format
+# (lr decays linearly to 0 over the last half of each run, as in pix2pix). See the docstring.
 BUDGETS = {
-    "cpu": {"ngf": 32, "ndf": 32, "batch_size": 8, "steps": 800, "seeds": [0, 1]},
-    "gpu": {"ngf": 64, "ndf": 64, "batch_size": 16, "steps": 4000, "seeds": [0, 1, 2]},
-}
+    "cpu": {
+        "ngf": 16, "ndf": 16, "batch_size": 8, "steps": 500, "pretrain_steps": 2000,
+        "precision": "fp32", "seeds": [0, 1],
+    },
+    "gpu": {
+        "ngf": 64, "ndf": 64, "batch_size": 16, "steps": 4000, "pretrain_steps": 10000,
+        "precision": "auto", "seeds": [0, 1, 2],
+    },
+}  # fmt: skip
 LR_DECAY_FRACTION = 0.5
+# The recommended recipe for real colour data, trained by --final (with the NUAA pretraining).
+FINAL_VARIANT = "recommended=pix2pix,model.upsample=resize,train.lambda_l1=10000"
+FINAL_PRETRAIN = True
 
 
 def parse_variant(spec: str) -> tuple[str, str, dict]:
@@ -93,6 +126,7 @@ def fold_config(recipe: str, values: dict, budget: dict, seed: int, device: str)
             "lr_decay_fraction": LR_DECAY_FRACTION,
             "seed": seed,
             "device": device,
+            "precision": budget["precision"],
             "log_every": 25,
             "sample_every": budget["steps"],
             "checkpoint_every": budget["steps"],
@@ -105,10 +139,11 @@ def fold_config(recipe: str, values: dict, budget: dict, seed: int, device: str)
     return apply_recipe(Config.from_dict(base).validate(), given_fields(values)).validate()
 
 
-def run_one(cfg: Config, run_dir: Path, device: str) -> dict:
-    """Train, evaluate on the test split, and measure the outputs' periodic patterns."""
+def run_one(cfg: Config, run_dir: Path, device: str, init_from: Path | None = None) -> dict:
+    """Train (the generator from ``init_from`` when given), evaluate on the test split, and
+    measure the outputs' periodic patterns."""
     start = time.perf_counter()
-    result = train(cfg, run_dir, progress=False, echo=lambda _: None)
+    result = train(cfg, run_dir, init_from=init_from, progress=False, echo=lambda _: None)
     if result.interrupted:  # never store the scores of a half-trained model as the run's
         raise SystemExit(f"{run_dir}: interrupted at step {result.step}")
     seconds = time.perf_counter() - start
@@ -138,6 +173,7 @@ def run_one(cfg: Config, run_dir: Path, device: str) -> dict:
         "d_params": sum(p.numel() for p in d.parameters()),
         "precision": resolve_precision(cfg.train.precision, torch.device(resolve_device(device))),
         "last_losses": {k: v for k, v in records[-1].items() if k[:2] in ("D", "D_", "G_")},
+        "init_from": str(init_from) if init_from is not None else None,
         "config": cfg.to_dict(),
     }
 
@@ -197,19 +233,6 @@ def train_speeds(cfgs: dict[str, Config], device: str, rounds: int = 3, steps: i
     return {label: statistics.median(v) for label, v in times.items()}
 
 
-def real_folds(root: Path) -> list[str]:
-    """The terrain folders, each one fold; each must hold whole scenes no other folder holds."""
-    pairs = discover_pairs(root).pairs
-    scenes: dict[str, set[str]] = {}
-    for p in pairs:
-        scenes.setdefault(p.terrain or "-", set()).add(p.split_group)
-    for terrain, ids in scenes.items():
-        shared = ids & set().union(*(v for k, v in scenes.items() if k != terrain))
-        if shared:
-            raise SystemExit(f"{root}: scene {sorted(shared)[0]} is filed under several terrains")
-    return sorted(scenes)
-
-
 def run_config(
     recipe: str, values: dict, budget: dict, dataset: str, root: Path, fold: str, seed: int, device: str
 ) -> Config:
@@ -228,16 +251,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", type=Path, default=REAL_DATA, help="real scenes (Kaggle layout)")
+    parser.add_argument(
+        "--data", type=Path, action="append", help="a folder of real colour scenes, any layout; repeat"
+    )
     parser.add_argument("--variant", action="append", help="NAME or LABEL=RECIPE,section.field=value,…")
     parser.add_argument(
         "--gpu", action="store_true", help="the GPU budget (ngf/ndf 64, batch 16, 4000 steps)"
     )
-    parser.add_argument("--seeds", type=int, nargs="+", help="default: the budget's")
-    parser.add_argument("--steps", type=int, help="override the budget's steps")
+    parser.add_argument("--seeds", type=int, nargs="+", help="default: the budget's (--final: 0)")
+    parser.add_argument("--steps", type=int, help="override the budget's (colour) steps")
     parser.add_argument("--ngf", type=int, help="override the budget's generator width (and ndf)")
     parser.add_argument("--batch-size", type=int, help="override the budget's batch size")
-    parser.add_argument("--folds", nargs="+", help="only these held-out terrains")
+    parser.add_argument("--folds", nargs="+", help="only these held-out scenes (folder names)")
+    parser.add_argument("--pretrain", action="store_true", help="pretrain each generator on NUAA (grey)")
+    parser.add_argument("--pretrain-steps", type=int, help="override the budget's NUAA pretraining steps")
+    parser.add_argument("--pretrained", type=Path, help="start every generator from this checkpoint")
+    parser.add_argument("--nuaa", type=Path, default=NUAA_DATA, help="NUAA grey pairs (default: %(default)s)")
+    parser.add_argument(
+        "--final", action="store_true", help="train the recommended recipe on all colour data"
+    )
+    parser.add_argument("--test-data", type=Path, help="--final: score on this folder (Kaggle layout)")
+    parser.add_argument("--json", type=Path, help="--final: write the scores here (evaluate's JSON shape)")
     parser.add_argument("--synthetic", action="store_true", help="also the demo's synthetic split")
     parser.add_argument("--no-real", action="store_true", help="skip the real-scene folds")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -248,36 +282,63 @@ def main() -> None:
     args = parser.parse_args()
 
     budget = dict(BUDGETS["gpu" if args.gpu else "cpu"])
-    for key in ("steps", "batch_size"):
+    for key in ("steps", "batch_size", "pretrain_steps"):
         if getattr(args, key) is not None:
             budget[key] = getattr(args, key)
     if args.ngf is not None:
         budget["ngf"] = budget["ndf"] = args.ngf
+    if resolve_device(args.device).type == "cpu":
+        torch.set_num_threads(min(2, torch.get_num_threads()))  # the budget is a 2-core CPU's
+    if args.pretrain and args.pretrained is not None:
+        raise SystemExit("give --pretrain (train one on NUAA) or --pretrained CKPT, not both")
+    if args.pretrain and not args.nuaa.is_dir():
+        raise SystemExit(f"{args.nuaa}: NUAA grey pairs not found (give --nuaa DIR)")
+    args.budget = budget
+    b = budget
+    args.tag = f"ngf{b['ngf']}_ndf{b['ndf']}_b{b['batch_size']}_s{b['steps']}_{b['precision']}"
+    command = "python benchmarks/real_quality.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    if args.final:
+        label, recipe, values = parse_variant(args.variant[0] if args.variant else FINAL_VARIANT)
+        if not args.variant and FINAL_PRETRAIN and args.pretrained is None:
+            args.pretrain = True
+        seed = (args.seeds or [0])[0]
+        final(args, command.strip(), label, fold_config(recipe, values, budget, seed, args.device))
+        return
     seeds = args.seeds or budget["seeds"]
     variants = [parse_variant(v) for v in (args.variant or ["pix2pix", "pix2pixhd"])]
-    tag = f"ngf{budget['ngf']}_ndf{budget['ndf']}_b{budget['batch_size']}_s{budget['steps']}"
-    work = args.workdir / tag
+    variants = [(label + init_suffix(args), recipe, values) for label, recipe, values in variants]
+    work = args.workdir / args.tag
     results: list[dict] = []
 
     datasets: list[tuple[str, Path, list[str]]] = []
     if not args.no_real:
-        if not args.data.is_dir():
-            raise SystemExit(f"{args.data}: real scenes not found (give --data DIR)")
-        folds = real_folds(args.data)
-        datasets.append(("real", args.data, [f for f in folds if not args.folds or f in args.folds]))
+        root, folds = scene_folder(args.data or list(SCENE_ROOTS), work / "colour-scenes")
+        unknown = set(args.folds or ()) - set(folds)
+        if unknown:
+            raise SystemExit(
+                f"--folds {' '.join(sorted(unknown))}: no such scene (scenes: {', '.join(folds)})"
+            )
+        datasets.append((f"real{len(folds)}", root, [f for f in folds if not args.folds or f in args.folds]))
     if args.synthetic:
         synthetic = make_synthetic_dataset(work / "synthetic-data", scenes_per_terrain=4, patches_per_scene=9)
         datasets.append(("synthetic", synthetic, ["demo split"]))
 
     for label, recipe, values in variants:
-        for dataset, root, folds in datasets:
-            for fold in folds:
-                for seed in seeds:
-                    run_dir = work / label / dataset / fold.replace(" ", "_") / f"seed{seed}"
-
+        for folder, root, folds in datasets:
+            dataset = "real" if folder.startswith("real") else folder
+            for seed in seeds:
+                cfg0 = run_config(recipe, values, budget, dataset, root, folds[0], seed, args.device)
+                init = start_from(args, cfg0, label, seed, work)
+                for fold in folds:
+                    run_dir = work / label / folder / fold.replace(" ", "_") / f"seed{seed}"
                     cfg = run_config(recipe, values, budget, dataset, root, fold, seed, args.device)
+                    if init is not None:
+                        cfg = fine_tune_config(cfg, init)
                     t0 = time.perf_counter()
-                    record = cached(run_dir / "result.json", lambda: run_one(cfg, run_dir, args.device))  # noqa: B023
+                    record = cached(
+                        run_dir / "result.json",
+                        lambda: run_one(cfg, run_dir, args.device, init),  # noqa: B023
+                    )
                     record.update(variant=label, recipe=recipe, dataset=dataset, fold=fold, seed=seed)
                     results.append(record)
                     m, b = record["model"], record["baselines"]
@@ -301,15 +362,9 @@ def main() -> None:
         )
         for r in results:
             r["train_images_per_s"] = speeds[r["variant"]]
-    machine = (
-        f"{cpu_name()}, {torch.get_num_threads()} threads"
-        if resolve_device(args.device).type == "cpu"
-        else torch.cuda.get_device_name()
-    )
-    command = "python benchmarks/real_quality.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     header = {
         "command": command.strip(),
-        "machine": machine,
+        "machine": machine_name(args.device),
         "torch": torch.__version__,
         "date": datetime.date.today().isoformat(),
         "budget": budget,
