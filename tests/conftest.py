@@ -27,6 +27,9 @@ os.environ["SARCOLOR_CPU_BF16"] = "0"
 # ``--form auto`` measures the generator's forms at first use (sarcolor.inference.autotune): the
 # suite runs one fixed form instead, the same on every machine (its autotune tests unset this).
 os.environ["SARCOLOR_FORM"] = "prepacked"
+# Training's auto precision/layout is measured too (sarcolor.training.autotune): the suite takes
+# the fixed rule instead (its training-autotune tests unset this).
+os.environ["SARCOLOR_TRAIN_TUNE"] = "0"
 
 
 # Headless Chromium for the browser tests (the report's rendering, the app): offline, no GPU,
@@ -143,8 +146,10 @@ def untrained_checkpoint(
     ngf: int = 8,
     gain: float = 1.0,
     terrains: Sequence[str] = (),
+    target: str = "rgb",
 ) -> Path:
-    """A real checkpoint of a freshly initialised model (seeded) taking ``bands``.
+    """A real checkpoint of a freshly initialised model (seeded) taking ``bands``, predicting
+    ``target`` (``grey``: one output channel).
 
     ``gain`` scales the last layer: pix2pix's N(0, 0.02) init gives near-constant grey
     outputs, a gain of ~50 makes them follow the input (for tests that compare outputs).
@@ -156,7 +161,7 @@ def untrained_checkpoint(
 
     cfg = Config().replace(
         data={"terrains": list(terrains)},  # as `train --terrain` stores them
-        preprocess={"bands": list(bands), "sar_scale": "db"},
+        preprocess={"bands": list(bands), "sar_scale": "db", "target": target},
         model={"ngf": ngf, "ndf": ngf},
     )
     torch.manual_seed(0)

@@ -155,3 +155,22 @@ def test_huge_images_are_refused_in_one_line_under_4_gb(tmp_path: Path, checkpoi
         assert_clean_exit(result, codes=(2,))
         assert f"{path}: " in result["err"] and "GB available" in result["err"], result
         assert result["rss"] < 1e9, result  # nothing large was allocated
+
+
+def test_predictions_scored_whole_are_budgeted_from_their_header(
+    synthetic_v2: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``evaluate --predictions``: a prediction is scored whole beside its target, so it is costed
+    as colorizing would be, not as decoding only (a 4000² PNG decodes in 0.16 GB, scoring it takes
+    ~0.7 GB): refused from the header, before a truncated body is ever decoded."""
+    from app_support import bomb_png
+    from sarcolor.data.sources import discover_pairs
+    from sarcolor.evaluation.evaluate import evaluate_predictions
+
+    predictions = tmp_path / "predictions"
+    predictions.mkdir()
+    for pair in discover_pairs(synthetic_v2).pairs:
+        (predictions / f"{pair.name}.png").write_bytes(bomb_png(4000, 4000))
+    monkeypatch.setenv(MEMORY_ENV, "300M")
+    with pytest.raises(SarcolorError, match=r"\.png: 4000×4000 pixels .* need about 0\.\d GB of memory"):
+        evaluate_predictions(predictions, synthetic_v2, perceptual=False, progress=False)

@@ -70,16 +70,21 @@ def _budget() -> tuple[int | None, bool]:
     return (min(found) if found else None), False
 
 
+class OverBudget(SarcolorError):
+    """Work refused before it starts because it would not fit in the memory available
+    (the server answers it 413, as other work too large for it)."""
+
+
 def check_memory(path: str | Path, need: int, what: str, hint: str = "") -> None:
     """Refuse ``what`` (e.g. ``"19000×19000 pixels"``) when ``need`` bytes are not available.
 
     Raises:
-        SarcolorError: ``FILE: 19000×19000 pixels need about 14.4 GB of memory, 8.1 GB available…``.
+        OverBudget: ``FILE: 19000×19000 pixels need about 14.4 GB of memory, 8.1 GB available…``.
     """
     free, address_space = _budget()
     if free is not None and need > free:
         bound = "the address-space limit, ulimit -v" if address_space else f"{MEMORY_ENV} overrides"
-        raise SarcolorError(
+        raise OverBudget(
             f"{quote(path)}: {what} need about {need / 1e9:.1f} GB of memory, {free / 1e9:.1f} GB "
             f"available{'; ' + hint if hint else ''} ({bound})"
         )

@@ -330,3 +330,51 @@ def test_memory_probe_inputs_end_in_one_line(tmp_path: Path):
         assert_clean_exit(result, codes=(2,))
         assert str(path) in result["err"], result
     assert max(r["rss"] for r in results) < CEILING
+
+
+def test_parser_and_band_probe_inputs_end_in_one_line(tiny_run: Path, tmp_path: Path):
+    """Issue 23's items 12 and 17 through every command the probe ran them on: 900 nested
+    brackets in a ``--config``, in checkpoint metadata and in a run's ``eval/test.json``,
+    ``SARCOLOR_MAX_PIXELS=abc``, and ``--band VV`` on a 2-band GeoTIFF (they ended in ``internal
+    error: RecursionError`` / ``ValueError``, or in "--band given 2 time(s)")."""
+    import shutil
+
+    from budget_support import grey_png
+    from conftest import write_geotiff
+    from test_probe_parsers import DEEP, _nested, _with_metadata  # the probe's hostile nesting
+
+    image = grey_png(tmp_path / "sar.png")
+    config = tmp_path / "deep.yaml"
+    config.write_text(f"data:\n  terrains: {_nested(DEEP)}\n")
+    plain = untrained_checkpoint(tmp_path / "plain.safetensors", ngf=4)
+    deep_meta = _with_metadata(plain, tmp_path / "deep.safetensors", run=f'{{"x": {_nested(DEEP)}}}')
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (run / "eval").mkdir(exist_ok=True)
+    (run / "eval" / "test.json").write_text(f'{{"summary": {{"all": {_nested(DEEP)}}}}}')
+    dual = np.random.default_rng(0).uniform(-25, -5, (2, 64, 64)).astype("float32")
+    tif = write_geotiff(tmp_path / "dual.tif", dual, descriptions=("Sigma0_VH_db", "Sigma0_VV_db"))
+    out = iter(tmp_path / f"out{i}" for i in range(100))
+    refused = [  # one line naming the file, exit status 2
+        ["train", "--config", config, "--out", next(out), "--steps", "1"],
+        ["colorize", image, "--checkpoint", deep_meta, "--out", next(out)],
+        ["evaluate", "--checkpoint", deep_meta, "--out", next(out) / "e.json"],
+        ["models", deep_meta],
+    ]
+    working = [  # the hostile report is ignored ("not evaluated"); --band VV picks band 2
+        ["models", run],
+        ["colorize", image, "--checkpoint", run, "--out", next(out), "--no-progress"],
+        ["colorize", tif, "--checkpoint", plain, "--band", "VV", "--out", next(out), "--no-progress"],
+    ]
+    results = run_cli_cases([*refused, *working], env=MEMORY)
+    for result in results[: len(refused)]:
+        assert_clean_exit(result, codes=(2,))
+        assert "nested too deeply" in result["err"], result
+    for result in results[len(refused) :]:
+        assert_clean_exit(result, codes=(0,))
+    assert "not evaluated" in results[len(refused)]["out"]
+    [bad_env] = run_cli_cases(
+        [["colorize", image, "--checkpoint", plain, "--out", next(out)]], env={"SARCOLOR_MAX_PIXELS": "abc"}
+    )
+    assert_clean_exit(bad_env, codes=(2,))
+    assert "SARCOLOR_MAX_PIXELS='abc': expected" in bad_env["err"], bad_env

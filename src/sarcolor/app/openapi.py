@@ -44,7 +44,7 @@ UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
     408: _err("the upload was slower than --upload-timeout-s plus a second per 64 kB"),
     413: _err(
         "the upload is over --max-upload-mb, or the image declares more pixels or tiles than allowed "
-        "(--max-image-mp, --max-job-tiles)"
+        "(--max-image-mp, --max-job-tiles) or than the server's memory can colorize"
     ),
     422: _err("unknown model or terrain, no model for the terrain, or the model cannot take this input"),
     503: _err("every place is taken (workers + queue size requests in progress); retry later"),

@@ -24,7 +24,10 @@ class ModelOut(BaseModel):
     name: str = Field(description="the run folder's name")
     terrains: list[str] = Field(description="terrains it was trained on; empty: every terrain")
     input: str = Field(description="'sar' (Sentinel-1 grey) or 'optical-l' (the L* of an optical image)")
-    target: str = Field(description="'rgb', 'lab' or 'ab': what the generator predicts")
+    target: str = Field(
+        description="'rgb', 'lab', 'ab' or 'grey' (one channel: a 1-band PNG or GeoTIFF): what the "
+        "generator predicts"
+    )
     bands: list[str] = Field(description="SAR bands, one input channel each (e.g. ['VV'])")
     step: int = Field(description="training steps of the checkpoint")
     sar_scale: str

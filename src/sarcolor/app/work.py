@@ -33,11 +33,13 @@ from sarcolor.data.geotiff import decide_scale, open_raster, read_window, sar_un
 from sarcolor.data.io import MAX_PIXELS, check_size, read_image, to_uint8, write_rgb_png
 from sarcolor.data.preprocess import to_grey
 from sarcolor.errors import SarcolorError
-from sarcolor.inference.colorizer import TILE, Colorizer
+from sarcolor.inference.colorizer import TILE, Colorizer, file_pixels
+from sarcolor.inference.files import COLORIZE_BYTES_PER_PIXEL, COLORIZE_OVERHEAD_BYTES
 from sarcolor.inference.modelset import ModelInfo, ModelRegistry, SelectionError
 from sarcolor.inference.options import InferenceOptions, SceneOptions
 from sarcolor.inference.scene import colorize_scene
 from sarcolor.inference.tiling import tile_starts
+from sarcolor.memory import OverBudget
 from sarcolor.terrain.routing import TerrainRouter
 
 log = logging.getLogger("sarcolor.app")
@@ -196,8 +198,8 @@ def run_job(job: Job, registry: ModelRegistry, colorizers: Colorizers) -> None:
         if is_disk_full(err):
             log.warning("job %s failed: %s", job.id, err)
             job.fail(507, DISK_FULL)
-        elif isinstance(err, SarcolorError):
-            job.fail(400, _public(job, err))
+        elif isinstance(err, SarcolorError):  # more memory than there is: too large, as more tiles
+            job.fail(413 if isinstance(err, OverBudget) else 400, _public(job, err))
         else:
             log.exception("job %s failed", job.id)
             job.fail(500, "colorizing failed because of an internal error (the server log has the details)")
@@ -206,15 +208,22 @@ def run_job(job: Job, registry: ModelRegistry, colorizers: Colorizers) -> None:
 
 
 def _run_image(job: Job, colorizer: Colorizer, check: _Canceller) -> None:
-    image = read_image(input_path(job))
+    image = _read_upload(input_path(job))
     job.tiles_total = job_tiles(image.shape[1], image.shape[0], colorizer.overlap)
     counter = _TileCounter(colorizer, job, check)
     rgb = Colorizer.colorize_many(counter, [image])[0]  # type: ignore[arg-type]  # the counting view
     check()
     job.stage = "writing the result"
-    write_rgb_png(job.result, rgb)
+    pixels = file_pixels(rgb, colorizer.config)  # (H, W) for a grey model: a 1-band PNG
+    write_rgb_png(job.result, pixels)
     _save_small(to_uint8(_grey(image)[..., 0]), job.preview)
-    _save_small(to_uint8(rgb), job.quicklook)
+    _save_small(to_uint8(pixels), job.quicklook)
+
+
+def _read_upload(path: Path) -> np.ndarray:
+    """A PNG/JPEG upload, refused from its header (413) unless colorizing it whole fits in memory,
+    as ``sarcolor colorize`` budgets it."""
+    return read_image(path, COLORIZE_BYTES_PER_PIXEL, COLORIZE_OVERHEAD_BYTES, pad_to=TILE)
 
 
 def _run_scene(job: Job, colorizer: Colorizer, check: _Canceller) -> None:
@@ -300,9 +309,10 @@ def _write_quicklook(job: Job) -> None:
 
     with rasterio.open(job.result) as src:
         shape = _small_shape(src.height, src.width)
-        rgb = src.read([1, 2, 3], out_shape=(3, *shape))
+        bands = [1, 2, 3] if src.count >= 3 else [1]  # RGB, or a grey model's one band
+        pixels = src.read(bands, out_shape=(len(bands), *shape))
         mask = src.read_masks(1, out_shape=shape)
-    _save_small(np.concatenate([rgb, mask[None]]).transpose(1, 2, 0), job.quicklook)
+    _save_small(np.concatenate([pixels, mask[None]]).transpose(1, 2, 0), job.quicklook)
 
 
 def _classifier_input(job: Job, registry: ModelRegistry) -> np.ndarray:
@@ -314,7 +324,7 @@ def _classifier_input(job: Job, registry: ModelRegistry) -> np.ndarray:
         # the first band, in the default range, before a model is chosen
         pre = Config().replace(preprocess={"bands": list(registry.models[0].bands)}).preprocess
         return _scene_grey(path, pre)[0][..., None]
-    return _grey(read_image(path))
+    return _grey(_read_upload(path))
 
 
 def _grey(image: np.ndarray) -> np.ndarray:

@@ -83,9 +83,12 @@ def train(args: argparse.Namespace) -> int:
 
         check_run_folder(args.out, args.config)  # before anything is written, not even the lock
         if init_from:
+            from sarcolor.textfiles import read_yaml
             from sarcolor.training.init_from import init_config
+            from sarcolor.training.recipes import given_fields
 
-            cfg = init_config(cfg, init_from)
+            yaml_values = (read_yaml(args.config) or {}) if args.config else {}
+            cfg = init_config(cfg, init_from, given_fields(yaml_values, overrides(args)))
     from sarcolor.training.trainer import train as run_training  # torch: after the flags are checked
 
     progress = False if args.no_progress else None

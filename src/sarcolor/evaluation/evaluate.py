@@ -38,7 +38,7 @@ from sarcolor.evaluation.perceptual import Perceptual
 from sarcolor.evaluation.scores import BASELINES, CONVENTIONS, Evaluation, ImageScore
 from sarcolor.figures import image_grid, save_image
 from sarcolor.inference.colorizer import Colorizer, chunked, file_pixels
-from sarcolor.inference.files import plan_outputs
+from sarcolor.inference.files import COLORIZE_BYTES_PER_PIXEL, COLORIZE_OVERHEAD_BYTES, plan_outputs
 from sarcolor.outputs import atomic_write, check_output, refuse_inside
 
 __all__ = ["BASELINES", "CONVENTIONS", "Evaluation", "evaluate", "evaluate_predictions", "write_json"]
@@ -185,7 +185,8 @@ def evaluate_predictions(
         for pair, source in zip(chunk, sources, strict=True):
             path = matched[pair.name]
             assert path is not None
-            image = read_image(path)
+            # scored whole, beside its target, in about the copies colorizing it takes: budgeted alike
+            image = read_image(path, COLORIZE_BYTES_PER_PIXEL, COLORIZE_OVERHEAD_BYTES)
             if image.shape[:2] != source.shape[:2]:
                 raise SarcolorError(
                     f"{path}: size {image.shape[1]}×{image.shape[0]} differs from its target {pair.s2.name}"

@@ -98,7 +98,9 @@ def save_classifier(path: Path, net: TerrainNet, meta: ClassifierMeta) -> Path:
         "step": str(meta.step),
         "split": json.dumps(meta.split.to_json()),
     }
-    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+    # safetensors writes its own temp file beside ``tmp``: in a folder of its own, named for
+    # the writer, so what a killed writer leaves is removed at the next start
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata), private_folder=True)
     return path
 
 

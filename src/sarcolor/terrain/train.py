@@ -30,7 +30,7 @@ from sarcolor.data.pairs import Discovery, Pair
 from sarcolor.data.sources import discover_pairs, load_sample, source_of
 from sarcolor.data.split import Split, split_for
 from sarcolor.errors import SarcolorError
-from sarcolor.outputs import atomic_write, ensure_writable
+from sarcolor.outputs import atomic_write, ensure_writable, remove_stale_temps
 from sarcolor.runtime import resolve_device
 from sarcolor.terrain.classifier import (
     FILENAME,
@@ -116,6 +116,7 @@ def _train(
     from sarcolor.terrain.evaluate import evaluate_classifier, format_report, write_report
 
     ensure_writable(out)
+    remove_stale_temps(out)  # what killed writers left here (a live writer's temps are kept)
     device = resolve_device(cfg.classifier.device)
     counts = {name: len(split.select(found.pairs, name)) for name in split}
     echo(

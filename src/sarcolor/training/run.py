@@ -24,7 +24,6 @@ from sarcolor.errors import SarcolorError, quote
 from sarcolor.evaluation.baselines import fit_baselines
 from sarcolor.models.build import build_networks
 from sarcolor.outputs import atomic_write, check_free_space, ensure_writable
-from sarcolor.runtime import resolve_compile, resolve_precision
 from sarcolor.terrain.condition import decide_terrains
 from sarcolor.training.distributed import DistContext
 from sarcolor.training.runlog import trim_log, write_split
@@ -212,9 +211,7 @@ def describe(run: Run, device: torch.device, ctx: DistContext) -> str:
         *("  " + line for line in cfg.to_yaml().rstrip().splitlines()),
         f"data: {len(found.pairs)} pairs ({found.layout} layout); "
         + ", ".join(f"{k} {v} pairs / {len(split[k])} scenes" for k, v in counts.items()),
-        f"device: {device}; precision: {resolve_precision(cfg.train.precision, device)}; "
-        f"torch.compile: {'on' if resolve_compile(cfg.train.compile, device) else 'off'}; steps: {run.total}"
-        + distributed,
+        f"device: {device}; steps: {run.total}" + distributed,  # then the training path (autotune)
     ]
     return "\n".join(lines)
 
