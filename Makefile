@@ -34,6 +34,7 @@ lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports  # the layers of the README's Design section ([tool.importlinter])
 
 format: install
 	$(VENV)/bin/ruff format src tests benchmarks

@@ -39,14 +39,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import cpu_name
 from sarcolor.checkpoint import resolve_checkpoint
+from sarcolor.config.terrain import ClassifierOptions, TerrainConfig
 from sarcolor.data.sources import discover_pairs, load_sample
 from sarcolor.demo import demo_config
 from sarcolor.evaluation.evaluate import evaluate
 from sarcolor.inference.colorizer import Colorizer
 from sarcolor.inference.modelset import AUTO
+from sarcolor.models.terrain_classifier import Classifier
 from sarcolor.synthetic import make_synthetic_dataset
-from sarcolor.terrain.classifier import Classifier
-from sarcolor.terrain.config import ClassifierOptions, TerrainConfig
 from sarcolor.terrain.evaluate import evaluate_classifier
 from sarcolor.terrain.routing import TerrainRouter
 from sarcolor.terrain.train import train_classifier

@@ -81,7 +81,7 @@ def test_a_safetensors_file_whose_first_byte_looks_like_pickle_still_loads(tmp_p
     """The header length is little-endian: its first byte can be 0x80, the pickle opcode."""
     import torch
 
-    from sarcolor.checkpoint import _open
+    from sarcolor.checkpoint import open_checkpoint
 
     for pad in range(300):
         path = tmp_path / "c.safetensors"
@@ -90,7 +90,7 @@ def test_a_safetensors_file_whose_first_byte_looks_like_pickle_still_loads(tmp_p
             break
     else:
         pytest.fail("no header length with a 0x80 first byte was produced")
-    with _open(path) as f:
+    with open_checkpoint(path) as f:
         assert f.metadata()["pad"] == "p" * pad
 
 

@@ -10,7 +10,7 @@ import pytest
 from sarcolor.demo import run_demo
 from sarcolor.errors import SarcolorError
 from sarcolor.inference.modelset import load_registry
-from sarcolor.terrain.classifier import Classifier
+from sarcolor.models.terrain_classifier import Classifier
 
 
 def test_demo_writes_a_complete_report(tmp_path: Path):

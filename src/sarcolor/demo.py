@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sarcolor.checkpoint import read_meta
 from sarcolor.config import Config, DeviceName
+from sarcolor.config.terrain import ClassifierOptions, TerrainConfig
 from sarcolor.data.io import read_image
 from sarcolor.data.sources import discover_pairs, source_of
 from sarcolor.data.split import split_scenes
@@ -28,7 +29,6 @@ from sarcolor.evaluation.scores import CONVENTIONS, Evaluation
 from sarcolor.figures import image_grid, save_image
 from sarcolor.outputs import atomic_write
 from sarcolor.synthetic import make_synthetic_dataset
-from sarcolor.terrain.config import ClassifierOptions, TerrainConfig
 from sarcolor.terrain.evaluate import format_report
 from sarcolor.terrain.train import train_classifier
 from sarcolor.training.trainer import train

@@ -1,6 +1,6 @@
 """The options of ``sarcolor import``, declared torch-free so that ``sarcolor --help`` loads no torch.
 
-:mod:`sarcolor.models.importer` (which does the importing) and :mod:`sarcolor.models.foreign`
+:mod:`sarcolor.importer` (which does the importing) and :mod:`sarcolor.models.foreign`
 re-export these names.
 """
 

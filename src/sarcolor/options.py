@@ -4,7 +4,7 @@ Every configurable value of sarcolor is a field of a frozen dataclass (:mod:`sar
 for training runs, :class:`sarcolor.inference.options.InferenceOptions` for colorizing), made
 with :func:`option`. From that one declaration follow
 
-* the command-line flag (:mod:`sarcolor.cli.options` derives argparse arguments from it: the
+* the command-line flag (:mod:`sarcolor.flags` derives argparse arguments from it: the
   name, ``--help`` text with the default the code uses, choices from a ``Literal`` type);
 * reading YAML and JSON (:func:`from_mapping`: unknown keys, wrong types and values outside
   the declared range are one line naming the file and the field);

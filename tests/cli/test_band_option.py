@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import run_cli_cases, untrained_checkpoint, write_geotiff
-from sarcolor.cli.options import add_options, given
+from sarcolor.flags import add_options, given
 from sarcolor.inference.options import SceneOptions
 
 

@@ -10,12 +10,12 @@ import pytest
 from sarcolor.app.options import ServeOptions
 from sarcolor.cli.main import build_parser
 from sarcolor.config import DEFAULT_EPOCHS, SECTIONS, Config, with_overrides
+from sarcolor.config.terrain import ClassifierOptions
 from sarcolor.errors import SarcolorError
+from sarcolor.importer import ImportOptions
 from sarcolor.inference.onnx_export import ExportOptions
 from sarcolor.inference.options import InferenceOptions, OutputOptions, SceneOptions
-from sarcolor.models.importer import ImportOptions
 from sarcolor.options import default_of, option_of
-from sarcolor.terrain.config import ClassifierOptions
 from sarcolor.terrain.options import TerrainOptions
 
 

@@ -19,8 +19,8 @@ from sarcolor.errors import SarcolorError
 from sarcolor.inference.colorizer import Colorizer
 from sarcolor.inference.options import SceneOptions
 from sarcolor.inference.scene import colorize_scene
-from sarcolor.inference.tiling import tile_starts
 from sarcolor.sar.radiometry import db_to_uint8, detect_scale, uint8_to_db
+from sarcolor.tiling import tile_starts
 
 REAL_DB = ("real", "s1-geotiff", "S1A__IW___A_20150309T173017_VV_grd_mli_geo_norm_db.tif")
 

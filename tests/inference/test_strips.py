@@ -7,7 +7,7 @@ import pytest
 
 from sarcolor.data.io import to_uint8
 from sarcolor.inference.strips import StripBuffer
-from sarcolor.inference.tiling import tile_starts
+from sarcolor.tiling import tile_starts
 
 TILE, BLOCK, OVERLAP = 16, 16, 4  # the scene's proportions (256, 256, 64) scaled down
 

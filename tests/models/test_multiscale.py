@@ -9,7 +9,6 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from sarcolor.checkpoint import check_fits
 from sarcolor.config import Config
 from sarcolor.errors import SarcolorError
 from sarcolor.models import PatchDiscriminator, build_networks
@@ -20,6 +19,7 @@ from sarcolor.models.multiscale import (
     has_spectral_norm,
     patch_features,
 )
+from sarcolor.models.weights import check_fits
 
 
 def test_multiscale_discriminator_shapes_and_features():

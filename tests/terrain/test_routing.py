@@ -17,9 +17,9 @@ from sarcolor.data.io import read_image, write_rgb_png
 from sarcolor.inference.colorizer import Colorizer
 from sarcolor.inference.modelset import SelectionError, load_registry
 from sarcolor.inference.scene import colorize_scene
-from sarcolor.inference.tiling import Blender, blend_window, plan_tiles
 from sarcolor.models import build_networks
 from sarcolor.terrain.routing import TerrainRouter, colorizer_for
+from sarcolor.tiling import Blender, blend_window, plan_tiles
 
 RED, BLUE, GREEN = (0.8, 0.2, 0.2), (0.2, 0.3, 0.8), (0.2, 0.7, 0.3)
 

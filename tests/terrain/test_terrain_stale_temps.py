@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from conftest import run_cli
-from sarcolor.terrain.classifier import FILENAME
+from sarcolor.models.terrain_classifier import FILENAME
 
 FAST = "--steps 2 --width 8 --device cpu --no-progress"
 

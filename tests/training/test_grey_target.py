@@ -12,10 +12,11 @@ import torch
 from PIL import Image
 
 from conftest import run_cli, tiny_config, write_geotiff
-from sarcolor.checkpoint import read_checkpoint, resolve_checkpoint
+from sarcolor.checkpoint import resolve_checkpoint
 from sarcolor.config import PreprocessConfig
 from sarcolor.data.preprocess import decode_output, encode_target, scored_image
 from sarcolor.errors import SarcolorError
+from sarcolor.models.weights import read_checkpoint
 
 
 def write_grey_pairs(root: Path, n: int = 8, size: int = 256) -> Path:

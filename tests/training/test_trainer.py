@@ -12,15 +12,11 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from conftest import tiny_config
-from sarcolor.checkpoint import (
-    list_checkpoints,
-    load_modules,
-    read_meta,
-    resolve_checkpoint,
-)
+from sarcolor.checkpoint import list_checkpoints, read_meta, resolve_checkpoint
 from sarcolor.data.dataset import EpochBatchSampler
 from sarcolor.errors import SarcolorError
 from sarcolor.models import build_networks
+from sarcolor.models.weights import load_modules
 from sarcolor.training.pix2pix import NonFiniteLossError, Pix2Pix, lr_factor
 from sarcolor.training.trainer import train
 

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sarcolor.app.options import ServeOptions
-from sarcolor.cli.options import add_options, build
 from sarcolor.errors import SarcolorError
+from sarcolor.flags import add_options, build
 from sarcolor.inference.modelset import format_models, load_registry
 from sarcolor.terrain.options import TerrainOptions, load_terrain_classifier
 

@@ -1,6 +1,6 @@
 """The options of ``sarcolor serve`` (and ``python -m sarcolor.app``), declared once.
 
-The CLI derives the flags from these fields (:func:`sarcolor.cli.options.add_options`); the
+The CLI derives the flags from these fields (:func:`sarcolor.flags.add_options`); the
 command's own argument, ``--models PATH [PATH ...]``, is plain argparse, and
 ``--terrain-classifier`` is :class:`sarcolor.terrain.options.TerrainOptions`'.
 """

@@ -35,12 +35,13 @@ from sarcolor.data.preprocess import to_grey
 from sarcolor.errors import SarcolorError
 from sarcolor.inference.colorizer import TILE, Colorizer, file_pixels
 from sarcolor.inference.files import COLORIZE_BYTES_PER_PIXEL, COLORIZE_OVERHEAD_BYTES
-from sarcolor.inference.modelset import ModelInfo, ModelRegistry, SelectionError
+from sarcolor.inference.modelinfo import ModelInfo
+from sarcolor.inference.modelset import ModelRegistry, SelectionError
 from sarcolor.inference.options import InferenceOptions, SceneOptions
 from sarcolor.inference.scene import colorize_scene
-from sarcolor.inference.tiling import tile_starts
 from sarcolor.memory import OverBudget
 from sarcolor.terrain.routing import TerrainRouter
+from sarcolor.tiling import tile_starts
 
 log = logging.getLogger("sarcolor.app")
 QUICKLOOK_SIDE = 1024

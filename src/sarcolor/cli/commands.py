@@ -8,9 +8,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sarcolor.cli.options import build, given
 from sarcolor.config import SECTIONS, Config, DataConfig, with_overrides
 from sarcolor.errors import SarcolorError, one_line, quote
+from sarcolor.flags import build, given
 
 
 def overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -302,7 +302,7 @@ def report(args: argparse.Namespace) -> int:
 
 def import_model(args: argparse.Namespace) -> int:
     from sarcolor.config import PreprocessConfig
-    from sarcolor.models.importer import ImportOptions, import_generator
+    from sarcolor.importer import ImportOptions, import_generator
 
     result = import_generator(
         args.source,

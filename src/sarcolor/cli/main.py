@@ -2,7 +2,7 @@
 serve, models, train-terrain, demo.
 
 The CLI only parses options and prints; the work is done by the library. Configuration flags
-are derived from the option declarations on the dataclasses (:mod:`sarcolor.cli.options`);
+are derived from the option declarations on the dataclasses (:mod:`sarcolor.flags`);
 what is written here are the commands' own arguments (inputs, outputs). A
 :class:`~sarcolor.errors.SarcolorError` is printed as one line (``--debug`` shows the
 traceback) and exits with status 2.
@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from sarcolor import __version__
 from sarcolor.cli import commands
 from sarcolor.cli import terrain as terrain_commands
-from sarcolor.cli.options import add_options
 from sarcolor.config import SECTIONS, Config, DataConfig, PreprocessConfig, TrainConfig
 from sarcolor.errors import SarcolorError, first_line, one_line, quote
+from sarcolor.flags import add_options
 
 SPLIT_CHOICES = ("train", "val", "test", "all")
 METRIC_CHOICES = ("psnr", "ssim", "mae", "sam")
@@ -28,8 +28,8 @@ METRIC_CHOICES = ("psnr", "ssim", "mae", "sam")
 
 def build_parser() -> argparse.ArgumentParser:
     from sarcolor.app.options import ServeOptions
+    from sarcolor.config.terrain import DATA_FIELDS, PREPROCESS_FIELDS, ClassifierOptions
     from sarcolor.inference.options import InferenceOptions, OutputOptions, SceneOptions
-    from sarcolor.terrain.config import DATA_FIELDS, PREPROCESS_FIELDS, ClassifierOptions
     from sarcolor.terrain.options import TerrainOptions
 
     parser = argparse.ArgumentParser(

@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sarcolor.cli.options import build
 from sarcolor.errors import SarcolorError
+from sarcolor.flags import build
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -29,8 +29,8 @@ def models(args: argparse.Namespace) -> int:
 
 
 def train_terrain(args: argparse.Namespace) -> int:
-    from sarcolor.cli.options import given
-    from sarcolor.terrain.config import ClassifierOptions, TerrainConfig
+    from sarcolor.config.terrain import ClassifierOptions, TerrainConfig
+    from sarcolor.flags import given
     from sarcolor.terrain.train import train_classifier
 
     base = TerrainConfig()
@@ -51,7 +51,7 @@ def train_terrain(args: argparse.Namespace) -> int:
 def is_set_or_classifier(path: str) -> bool:
     """Whether ``--checkpoint PATH`` names a terrain classifier or a model set (not one run)."""
     from sarcolor.checkpoint import list_checkpoints
-    from sarcolor.terrain.classifier import classifier_file
+    from sarcolor.models.terrain_classifier import classifier_file
 
     p = Path(path)
     if classifier_file(p) is not None:
@@ -96,7 +96,7 @@ def describe_choice(chosen) -> str:
 
 def evaluate_terrain(args: argparse.Namespace, path: str) -> int:
     """``evaluate --checkpoint`` of a terrain classifier or a model set."""
-    from sarcolor.terrain.classifier import Classifier, classifier_file
+    from sarcolor.models.terrain_classifier import Classifier, classifier_file
     from sarcolor.terrain.evaluate import (
         default_report_path,
         evaluate_classifier,

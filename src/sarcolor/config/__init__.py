@@ -7,7 +7,7 @@ checkpoint, so a checkpoint alone is enough to colorize correctly.
 
 Each field is made with :func:`sarcolor.options.option`: its help text, range and whether it
 may change on ``--resume`` live on the field, and ``sarcolor train --help`` is derived from it
-(:mod:`sarcolor.cli.options`).
+(:mod:`sarcolor.flags`).
 
 The sections live in their own modules (:mod:`~sarcolor.config.data`: ``preprocess`` and
 ``data``; :mod:`~sarcolor.config.model`; :mod:`~sarcolor.config.train`), the shared option

@@ -19,6 +19,23 @@ from sarcolor.config.common import (
 from sarcolor.errors import SarcolorError
 from sarcolor.options import check_fields, option
 
+TRANSFORMS: tuple[str, ...] = ("translation", "cutout", "color")  # models.augment applies them
+
+
+def parse_policy(policy: str) -> tuple[str, ...]:
+    """``"translation,cutout"`` → ``("translation", "cutout")``; ``""`` or ``"none"`` → ``()``.
+
+    Raises:
+        ValueError: an unknown or repeated transform.
+    """
+    names = tuple(p.strip() for p in policy.split(",") if p.strip() and p.strip() != "none")
+    unknown = [n for n in names if n not in TRANSFORMS]
+    if unknown or len(set(names)) != len(names):
+        raise ValueError(
+            f"augmentation policy {policy!r}: use a comma-separated subset of {', '.join(TRANSFORMS)}"
+        )
+    return names
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -93,8 +110,6 @@ class TrainConfig:
 
     def validate(self, source: str = "configuration") -> None:
         check_fields(self, source, "train.")
-        from sarcolor.models.augment import parse_policy  # the policy's names live with the transforms
-
         try:
             parse_policy(self.d_augment)
         except ValueError as exc:

@@ -39,7 +39,7 @@ from sarcolor.errors import SarcolorError
 from sarcolor.inference.files import ColorizeReport, Job, colorize_paths, plan_colorize
 from sarcolor.inference.options import InferenceOptions, OutputOptions, SceneOptions
 from sarcolor.outputs import atomic_write
-from sarcolor.training.distributed import DistContext, from_environment
+from sarcolor.parallel import DistContext, from_environment
 
 MANIFEST_FORMAT = "sarcolor-manifest/1"
 MANIFEST_NAME = "sarcolor-manifest.json"

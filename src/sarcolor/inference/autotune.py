@@ -27,10 +27,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from sarcolor.checkpoint import read_checkpoint, resolve_checkpoint
+from sarcolor.checkpoint import resolve_checkpoint
 from sarcolor.errors import SarcolorError
 from sarcolor.inference.backend import is_onnx, loaded_generator
 from sarcolor.models.fast import FORMS, inference_model
+from sarcolor.models.weights import read_checkpoint
 from sarcolor.outputs import atomic_write
 from sarcolor.runtime import cpu_isa_flags, cpu_model, resolve_device, resolve_precision
 from sarcolor.textfiles import loads_json

@@ -22,10 +22,10 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from sarcolor.checkpoint import load_state
 from sarcolor.config import Config
 from sarcolor.errors import SarcolorError
 from sarcolor.models.build import build_generator
+from sarcolor.models.weights import load_state
 
 ONNX_SUFFIX = ".onnx"
 

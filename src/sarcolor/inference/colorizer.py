@@ -12,18 +12,19 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from sarcolor.checkpoint import CheckpointMeta, read_checkpoint, resolve_checkpoint
+from sarcolor.checkpoint import CheckpointMeta, resolve_checkpoint
 from sarcolor.config import Config
 from sarcolor.data.preprocess import decode_output, encode_input, to_grey, to_rgb
 from sarcolor.errors import SarcolorError
 from sarcolor.inference.autotune import FormChoice, choose_form
 from sarcolor.inference.backend import Backend, check_finite_output, is_onnx, loaded_generator
 from sarcolor.inference.options import InferenceOptions
-from sarcolor.inference.tiling import Blender, blend_window, pad_to_plan, plan_tiles
 from sarcolor.models.fast import InferenceGenerator, inference_model
+from sarcolor.models.terrain_condition import condition_input
+from sarcolor.models.weights import read_checkpoint
 from sarcolor.runtime import place, resolve_device, resolve_precision
 from sarcolor.sar.speckle import parse_despeckle
-from sarcolor.terrain.condition import condition_input
+from sarcolor.tiling import Blender, blend_window, pad_to_plan, plan_tiles
 
 if TYPE_CHECKING:
     from sarcolor.inference.onnx_backend import OnnxGenerator

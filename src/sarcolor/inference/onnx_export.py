@@ -81,9 +81,10 @@ def export_onnx(
         raise SarcolorError(f"{out}: the exported model needs a .onnx name")
     onnx = require_extra("onnx")
     require_extra("onnxscript")
-    from sarcolor.checkpoint import meta_strings, read_checkpoint, resolve_checkpoint
+    from sarcolor.checkpoint import meta_strings, resolve_checkpoint
     from sarcolor.inference.backend import is_onnx, loaded_generator
     from sarcolor.models.fast import fold_batchnorm
+    from sarcolor.models.weights import read_checkpoint
     from sarcolor.outputs import atomic_write, ensure_writable
 
     source = resolve_checkpoint(checkpoint)

@@ -2,7 +2,7 @@
 
 A scene is read one row of tiles at a time (a ``tile × width`` strip), never whole. Tiles
 overlap (default 64 of 256 pixels, 25 %) and their outputs are blended with the raised-cosine
-window of :mod:`sarcolor.inference.tiling`; a ring of ``tile + 2·256`` rows
+window of :mod:`sarcolor.tiling`; a ring of ``tile + 2·256`` rows
 (:mod:`sarcolor.inference.strips`) accumulates them, and each 256-row block row of the output
 GeoTIFF is written, in a worker thread, as soon as no later tile can touch it. Memory therefore
 depends on the scene's width, not its height (the ring: 17 bytes per pixel, 130 MB for 10,000
@@ -43,9 +43,9 @@ from sarcolor.errors import SarcolorError
 from sarcolor.inference.colorizer import TILE, Colorizer, chunked
 from sarcolor.inference.options import MAX_LEVEL, Compression, SceneOptions
 from sarcolor.inference.strips import Block, StripBuffer
-from sarcolor.inference.tiling import tile_starts
 from sarcolor.memory import available_memory, check_memory
 from sarcolor.outputs import Expected, atomic_write, temp_beside
+from sarcolor.tiling import tile_starts
 
 BLOCK = 256  # output GeoTIFF block side; rows are written in whole block rows
 COMPRESSIONS: tuple[str, ...] = get_args(Compression)

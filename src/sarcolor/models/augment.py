@@ -28,24 +28,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-TRANSFORMS: tuple[str, ...] = ("translation", "cutout", "color")
+# the policy's names are declared torch-free beside the option (config validation needs them)
+from sarcolor.config.train import TRANSFORMS as TRANSFORMS
+from sarcolor.config.train import parse_policy as parse_policy
+
 TRANSLATION_RATIO = 1 / 8
 CUTOUT_RATIO = 1 / 2
-
-
-def parse_policy(policy: str) -> tuple[str, ...]:
-    """``"translation,cutout"`` → ``("translation", "cutout")``; ``""`` or ``"none"`` → ``()``.
-
-    Raises:
-        ValueError: an unknown or repeated transform.
-    """
-    names = tuple(p.strip() for p in policy.split(",") if p.strip() and p.strip() != "none")
-    unknown = [n for n in names if n not in TRANSFORMS]
-    if unknown or len(set(names)) != len(names):
-        raise ValueError(
-            f"augmentation policy {policy!r}: use a comma-separated subset of {', '.join(TRANSFORMS)}"
-        )
-    return names
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """A U-Net generator conditioned on the terrain by FiLM at its 1×1 bottleneck.
 
 The conditioned generators take the terrain the same way whatever the mechanism: as ``T``
-one-hot planes appended to the SAR input (:func:`sarcolor.terrain.condition.with_terrain`), so
+one-hot planes appended to the SAR input (:func:`sarcolor.models.terrain_condition.with_terrain`), so
 training, sampling and colorizing hand them one tensor. With ``--condition-at input`` the plain
 :class:`~sarcolor.models.generator.UNetGenerator` simply has ``T`` more input channels. With
 ``--condition-at bottleneck`` this module reads the one-hot code off the planes and scales and

@@ -19,8 +19,8 @@ from tqdm.auto import tqdm
 
 from sarcolor.data.sources import discover_pairs, load_sample
 from sarcolor.errors import SarcolorError
+from sarcolor.models.terrain_classifier import REPORT, Classifier
 from sarcolor.outputs import atomic_write
-from sarcolor.terrain.classifier import REPORT, Classifier
 
 
 def evaluate_classifier(

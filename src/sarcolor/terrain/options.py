@@ -44,7 +44,7 @@ def load_terrain_classifier(spec: str | None) -> TerrainClassifier | None:
     """
     if not spec:
         return None
-    from sarcolor.terrain.classifier import Classifier, classifier_file
+    from sarcolor.models.terrain_classifier import Classifier, classifier_file
 
     if classifier_file(spec) is not None:
         return Classifier(spec)

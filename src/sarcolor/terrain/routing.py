@@ -9,7 +9,7 @@ a conditioned model gets the terrain as its input instead.
 
 Why there are no seams between tiles of different models: tiles overlap (64 of 256 pixels by
 default) and every tile's output is weighted by the same raised-cosine window before the
-weighted sum is divided by the summed weights (:mod:`sarcolor.inference.tiling`). Where a tile
+weighted sum is divided by the summed weights (:mod:`sarcolor.tiling`). Where a tile
 of model A overlaps one of model B, the result moves smoothly from A's colours to B's over the
 overlap, exactly as it does between two tiles of one model; routing changes which model makes a
 tile, not how tiles are joined.

@@ -19,8 +19,8 @@ from sarcolor.evaluation.evaluate import evaluate, write_json
 from sarcolor.evaluation.scores import Evaluation
 from sarcolor.inference.colorizer import Colorizer
 from sarcolor.inference.modelset import AUTO, SelectionError, load_registry
+from sarcolor.models.terrain_classifier import REPORT, Classifier
 from sarcolor.outputs import ensure_writable
-from sarcolor.terrain.classifier import REPORT, Classifier
 from sarcolor.terrain.evaluate import evaluate_classifier, format_report, write_report
 from sarcolor.terrain.routing import TerrainRouter, merged_split
 

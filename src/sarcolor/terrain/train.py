@@ -26,13 +26,12 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from sarcolor.config.terrain import TerrainConfig
 from sarcolor.data.pairs import Discovery, Pair
 from sarcolor.data.sources import discover_pairs, load_sample, source_of
 from sarcolor.data.split import Split, split_for
 from sarcolor.errors import SarcolorError
-from sarcolor.outputs import atomic_write, ensure_writable, remove_stale_temps
-from sarcolor.runtime import resolve_device
-from sarcolor.terrain.classifier import (
+from sarcolor.models.terrain_classifier import (
     FILENAME,
     POOL,
     REPORT,
@@ -42,7 +41,8 @@ from sarcolor.terrain.classifier import (
     build_net,
     save_classifier,
 )
-from sarcolor.terrain.config import TerrainConfig
+from sarcolor.outputs import atomic_write, ensure_writable, remove_stale_temps
+from sarcolor.runtime import resolve_device
 from sarcolor.training.runlock import claim_run_folder
 from sarcolor.training.runlog import append_jsonl, write_split
 
@@ -112,7 +112,7 @@ def _train(
     echo: Echo,
 ) -> TerrainRun:
     """The run itself, in the held folder ``out`` (see :func:`train_classifier`)."""
-    from sarcolor.terrain.classifier import Classifier
+    from sarcolor.models.terrain_classifier import Classifier
     from sarcolor.terrain.evaluate import evaluate_classifier, format_report, write_report
 
     ensure_writable(out)

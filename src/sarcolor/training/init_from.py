@@ -29,9 +29,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from sarcolor.checkpoint import check_fits, load_state, read_checkpoint, read_meta, resolve_checkpoint
+from sarcolor.checkpoint import read_meta, resolve_checkpoint
 from sarcolor.config import Config
 from sarcolor.errors import SarcolorError
+from sarcolor.models.weights import check_fits, load_state, read_checkpoint
 from sarcolor.options import field_named, flag_of, option_of
 
 KEPT_PREPROCESS: tuple[str, ...] = ("input", "target", "bands", "db_ranges", "despeckle")

@@ -26,9 +26,10 @@ from sarcolor.models import augment as diffaugment
 from sarcolor.models import build_networks, discriminator_loss, generator_loss
 from sarcolor.models.losses import feature_matching_loss
 from sarcolor.models.multiscale import features_of, logits_of
+from sarcolor.parallel import DistContext
 from sarcolor.runtime import autocast, compile_in_place, place
 from sarcolor.training.autotune import TrainPath, rule_path
-from sarcolor.training.distributed import DistContext, convert_sync_batchnorm, wrap
+from sarcolor.training.distributed import convert_sync_batchnorm, wrap
 
 
 class NonFiniteLossError(SarcolorError):

@@ -3,7 +3,7 @@
 :func:`prepare` does, in order, everything a run needs before its first step and returns it
 as a :class:`Run`; :func:`sarcolor.training.trainer.train` then builds the networks and runs
 the loop. Under ``torchrun`` rank 0 alone decodes files and writes; the others receive its
-findings (:meth:`~sarcolor.training.distributed.DistContext.share`).
+findings (:meth:`~sarcolor.parallel.DistContext.share`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from sarcolor.checkpoint import CheckpointMeta, TrainingPairs, check_fits, read_meta, resolve_checkpoint
+from sarcolor.checkpoint import CheckpointMeta, TrainingPairs, read_meta, resolve_checkpoint
 from sarcolor.config import DEFAULT_EPOCHS, Config, TrainConfig
 from sarcolor.data.pairs import Discovery, Pair
 from sarcolor.data.sources import discover_pairs, source_of
@@ -23,9 +23,10 @@ from sarcolor.data.split import Split, split_for
 from sarcolor.errors import SarcolorError, quote
 from sarcolor.evaluation.baselines import fit_baselines
 from sarcolor.models.build import build_networks
+from sarcolor.models.terrain_condition import decide_terrains
+from sarcolor.models.weights import check_fits
 from sarcolor.outputs import atomic_write, check_free_space, ensure_writable
-from sarcolor.terrain.condition import decide_terrains
-from sarcolor.training.distributed import DistContext
+from sarcolor.parallel import DistContext
 from sarcolor.training.runlog import trim_log, write_split
 
 Echo = Callable[[str], None]

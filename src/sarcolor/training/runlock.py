@@ -36,7 +36,7 @@ from pathlib import Path
 from sarcolor.checkpoint import CHECKPOINT_DIR, list_checkpoints
 from sarcolor.errors import SarcolorError, quote
 from sarcolor.outputs import refuse_inside, remove_stale_temps
-from sarcolor.training.distributed import DistContext
+from sarcolor.parallel import DistContext
 
 LOCK_NAME = ".sarcolor-train.lock"
 _held: dict[Path, int] = {}  # lock file → descriptor, in this process

@@ -18,8 +18,8 @@ from sarcolor.data.preprocess import decode_output, display_input, input_label
 from sarcolor.data.records import Batch
 from sarcolor.data.split import Split
 from sarcolor.figures import image_grid, read_metrics_log, save_image
+from sarcolor.models.terrain_condition import condition_input
 from sarcolor.outputs import atomic_write
-from sarcolor.terrain.condition import condition_input
 from sarcolor.training.pix2pix import Pix2Pix, masked_l1
 
 Echo = Callable[[str], None]

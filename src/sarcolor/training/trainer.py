@@ -26,11 +26,11 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from sarcolor import parallel
 from sarcolor.checkpoint import (
     CheckpointMeta,
     checkpoint_path,
     list_checkpoints,
-    load_modules,
     load_training_state,
     prune_checkpoints,
     save_checkpoint,
@@ -42,11 +42,13 @@ from sarcolor.data.dataset import EpochBatchSampler, PairDataset, index_seed, lo
 from sarcolor.data.records import Batch
 from sarcolor.errors import SarcolorError
 from sarcolor.figures import plot_losses, read_metrics_log
+from sarcolor.models.terrain_condition import condition_input
+from sarcolor.models.weights import load_modules
+from sarcolor.parallel import DistContext
 from sarcolor.runtime import resolve_device
-from sarcolor.terrain.condition import condition_input
 from sarcolor.training import distributed
 from sarcolor.training.autotune import choose_training_path
-from sarcolor.training.distributed import DistContext, ShardedBatchSampler, check_replicas
+from sarcolor.training.distributed import ShardedBatchSampler, check_replicas
 from sarcolor.training.pix2pix import NonFiniteLossError, Pix2Pix
 from sarcolor.training.run import Run, default_workers, prepare
 from sarcolor.training.runlock import claim_run_folder
@@ -89,17 +91,17 @@ def train(
         echo: where status lines go.
     """
     cfg = cfg.validate()
-    ctx = distributed.from_environment()
+    ctx = parallel.from_environment()
     distributed.check_batch_size(cfg.train.batch_size, ctx.world_size)
     device = ctx.device(resolve_device(cfg.train.device))
-    distributed.init_process_group(ctx, device)
+    parallel.init_process_group(ctx, device)
     if not ctx.is_main:
         echo, progress = (lambda _: None), False
     try:
         with claim_run_folder(Path(run_dir), cfg.data.root, resume=resume, ctx=ctx):  # one run per folder
             return _train(cfg, Path(run_dir), resume, init_from, ctx, device, progress, echo)
     finally:
-        distributed.shutdown(ctx)
+        parallel.shutdown(ctx)
 
 
 def _train(

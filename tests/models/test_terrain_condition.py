@@ -18,7 +18,7 @@ from sarcolor.inference.colorizer import Colorizer
 from sarcolor.inference.modelset import load_registry
 from sarcolor.models import build_generator
 from sarcolor.models.conditioned import FiLMUNetGenerator
-from sarcolor.terrain.condition import decide_terrains, one_hot
+from sarcolor.models.terrain_condition import decide_terrains, one_hot
 from sarcolor.training.trainer import train
 
 TERRAINS = ["agri", "barrenland", "grassland", "urban"]

@@ -32,12 +32,12 @@ from sarcolor.config import Config
 from sarcolor.data.io import read_image, to_uint8
 from sarcolor.data.preprocess import encode_input
 from sarcolor.errors import SarcolorError
+from sarcolor.importer import ImportOptions, import_generator
 from sarcolor.inference.colorizer import Colorizer
 from sarcolor.inference.modelset import load_registry
 from sarcolor.models.foreign_nets import ImageStatsBatchNorm2d
-from sarcolor.models.importer import ImportOptions, import_generator
 
-FIXTURES = Path(__file__).parents[1] / "fixtures"
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def saved(tmp_path: Path, net: nn.Module, name: str) -> Path:

@@ -18,8 +18,8 @@ from sarcolor.data.split import Split
 from sarcolor.demo import _split_seed_covering_terrains
 from sarcolor.errors import SarcolorError
 from sarcolor.inference.modelset import load_registry
+from sarcolor.models.terrain_classifier import FORMAT, Classifier, classifier_file
 from sarcolor.synthetic import make_synthetic_dataset
-from sarcolor.terrain.classifier import FORMAT, Classifier, classifier_file
 
 SPLIT = "--val-fraction 0.125 --test-fraction 0.25 --split-seed {seed}"
 

@@ -7,7 +7,7 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from sarcolor.inference.tiling import Blender, blend_window, pad_to_plan, plan_tiles, tile_starts
+from sarcolor.tiling import Blender, blend_window, pad_to_plan, plan_tiles, tile_starts
 
 
 @pytest.mark.parametrize(

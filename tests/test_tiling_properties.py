@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sarcolor.inference.tiling import Blender, blend_window, plan_tiles
+from sarcolor.tiling import Blender, blend_window, plan_tiles
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

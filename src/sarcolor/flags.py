@@ -1,4 +1,5 @@
-"""Command-line flags derived from the option declarations on the config dataclasses.
+"""argparse flags derived from the option declarations on the config dataclasses (the CLI and
+``sarcolor serve``'s launcher both build their parsers with them).
 
 Nothing about an option is written here: name, help, choices, default and type come from the
 field (:func:`sarcolor.options.option`). Flags default to ``None`` ("not given"), so a flag

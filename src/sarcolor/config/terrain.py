@@ -13,7 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sarcolor.config import DEVICE_HELP, DataConfig, DeviceName, PreprocessConfig
+from sarcolor.config.common import DEVICE_HELP, DeviceName
+from sarcolor.config.data import DataConfig, PreprocessConfig
 from sarcolor.errors import SarcolorError
 from sarcolor.options import check_fields, from_mapping, option, to_plain
 

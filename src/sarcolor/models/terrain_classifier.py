@@ -9,7 +9,7 @@ tile by tile for free.
 
 A checkpoint ``DIR/terrain.safetensors`` (``sarcolor train-terrain --out DIR``) holds the
 tensors ``C.*`` and string metadata: ``format`` (``sarcolor-terrain/1``), ``config`` (JSON of
-:class:`~sarcolor.terrain.config.TerrainConfig`), ``classes`` (terrain names, in output order),
+:class:`~sarcolor.config.terrain.TerrainConfig`), ``classes`` (terrain names, in output order),
 ``step`` and ``split``. Never a pickle.
 """
 
@@ -26,13 +26,13 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from sarcolor.config.terrain import TerrainConfig
 from sarcolor.data.preprocess import to_grey
 from sarcolor.data.split import Split
 from sarcolor.errors import SarcolorError, first_line
-from sarcolor.inference.tiling import pad_to_plan, plan_tiles
 from sarcolor.outputs import atomic_write
-from sarcolor.terrain.config import TerrainConfig
 from sarcolor.textfiles import loads_json
+from sarcolor.tiling import pad_to_plan, plan_tiles
 
 FORMAT = "sarcolor-terrain/1"
 FILENAME = "terrain.safetensors"
