@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from sarcolor.config.foreign import Norm as Norm  # the foreign layout's literals, declared once
+from sarcolor.config.foreign import NormStats as NormStats
 from sarcolor.options import check_fields, option
 from sarcolor.sar.conventions import SarScale
 
 Source = Literal["pix2pix", "sar2optical"]
-Norm = Literal["batch", "instance", "none"]
-NormStats = Literal["running", "image"]
 Upsampled = Literal["nearest", "bilinear", "bicubic"]
 
 NORM_STATS_HELP = (

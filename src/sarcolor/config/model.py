@@ -12,6 +12,7 @@ from sarcolor.config.common import (
     Upsample,
     UpsampleInit,
 )
+from sarcolor.config.foreign import ForeignLayout
 from sarcolor.errors import SarcolorError
 from sarcolor.options import check_fields, option
 
@@ -19,7 +20,7 @@ from sarcolor.options import check_fields, option
 @dataclass(frozen=True)
 class ModelConfig:
     """The generator and the widths: sarcolor's U-Net-256 + 70×70 PatchGAN, or a generator trained
-    elsewhere (``arch`` and ``foreign``, a :class:`~sarcolor.models.foreign.ForeignArch` mapping,
+    elsewhere (``arch`` and ``foreign``, a :class:`~sarcolor.config.foreign.ForeignLayout` mapping,
     written only by ``sarcolor import``, so they have no flag)."""
 
     arch: Arch = option(
@@ -88,11 +89,11 @@ class ModelConfig:
             if self.foreign:
                 raise SarcolorError(f"{source}: model.foreign describes imported generators only")
             return
-        from sarcolor.models.foreign import ForeignArch  # the layout check lives with the graphs
-
         try:
             name = (
-                ForeignArch.from_dict(self.foreign).name if isinstance(self.foreign, dict) else "non-mapping"
+                ForeignLayout.from_dict(self.foreign).name
+                if isinstance(self.foreign, dict)
+                else "non-mapping"
             )
         except SarcolorError as exc:
             raise SarcolorError(f"{source}: {exc}") from None

@@ -29,15 +29,12 @@ What each graph is called and how it is fed is :class:`~sarcolor.models.foreign.
 from __future__ import annotations
 
 import itertools
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sarcolor.import_options import Norm, NormStats
-
-Upsampling = Literal["transpose", "nearest", "bilinear", "bicubic"]
+from sarcolor.config.foreign import Norm, NormStats, Upsampling
 
 SAR2OPTICAL_DOWN: tuple[int, ...] = (64, 128, 256, 512, 512, 512, 512, 512)  # enc1 … enc8 outputs
 SAR2OPTICAL_UP: tuple[int, ...] = (512, 512, 512, 512, 256, 128, 64, 64)  # dec1 … dec8 outputs
