@@ -9,9 +9,12 @@ Image Translation*, IEEE Access 8, 2020 (sarcolor's ``nuaa`` layout: ``<class>/t
 ↔ ``<class>/train_B/op_<n>.jpg``, grey optical, 256²). Default ``--data``:
 ``../shared/data/real/sen1-2-nuaa`` (its 1,800 training pairs; the paper's test split is not there).
 
-What runs: one recipe with ``--target grey`` — pix2pix (U-Net-256, 70×70 PatchGAN, BCE + 100·L1)
-with the resize decoder (no dot grid of transposed convolutions), the learning rate decaying
-linearly to 0 over the second half. A seeded validation split (``--val-fraction`` of the pairs,
+What runs: the recommended grey recipe (:data:`RECOMMENDED`; ``--variant`` names another, as
+``real_quality.py`` does) with ``--target grey`` — pix2pix (U-Net-256, 70×70 PatchGAN, BCE) with
+the resize decoder (no dot grid of transposed convolutions) and an L1-dominated loss (BCE +
+10,000·L1: at this budget the adversarial term added texture that is not the target's and
+lowered SSIM below a constant grey's; docs/quality.md), the learning rate decaying linearly to 0
+over the second half. A seeded validation split (``--val-fraction`` of the pairs,
 one file per split unit, as the paper splits) is carved from the training files, the baselines
 (mean grey, mean grey per class, level lookup table) are fitted on the rest, and the model is
 scored on the validation split — or on ``--test-data DIR`` (NUAA layout; its ``test_*`` pairs when
@@ -29,7 +32,8 @@ Budgets (``--steps``, ``--ngf``, ``--batch-size`` override them):
   Sized for at most 40 minutes on a 2-core CPU, training and scoring included, from the fp32
   training rate measured on a quiet 2-core Xeon (AVX-512, bf16 not used): 11.3 img/s at ngf 16
   with the resize decoder (4.5 img/s at ngf 32, which would allow only ~9,000 images) — about
-  33 min of training and under a minute of fitting and scoring.
+  33 min of training and under a minute of fitting and scoring. On a 2-core AMD EPYC Zen 5 the
+  whole command took 18.7 min (fp32, channels_last chosen by measurement).
 * ``gpu``: ngf/ndf 64 (the paper's pix2pix networks), batch 16, 22,500 steps = 360,000 training
   images (the paper's 200 epochs × 1,800 images at batch 1), bf16, the decoded uint8 cache on the
   GPU. About 5 minutes of training on one H100 (1,272 img/s measured there). Needs: Python ≥ 3.10
@@ -56,14 +60,16 @@ from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).parent))
 from sarcolor.checkpoint import read_meta
 from sarcolor.config import Config
 from sarcolor.data.sources import discover_pairs
 from sarcolor.evaluation.evaluate import evaluate, write_json
 from sarcolor.evaluation.scores import CONVENTIONS, Evaluation
 from sarcolor.runtime import cpu_model, resolve_device, resolve_precision
-from sarcolor.training.recipes import apply_recipe
+from sarcolor.training.recipes import apply_recipe, given_fields
 from sarcolor.training.trainer import train
+from variants import parse_variant
 
 REPO = Path(__file__).resolve().parents[1]
 NUAA_DATA = REPO.parent / "shared" / "data" / "real" / "sen1-2-nuaa"
@@ -79,11 +85,17 @@ BUDGETS: dict[str, dict] = {
     "gpu": {"ngf": 64, "batch_size": 16, "steps": 22_500, "device": "cuda", "precision": "auto"},
 }
 LR_DECAY_FRACTION = 0.5
+# The recommended grey recipe (see the module docstring; ``--variant`` names another).
+RECOMMENDED = "recommended=pix2pix,model.upsample=resize,train.lambda_l1=10000"
 
 
-def recipe_config(data: Path, budget: dict, seed: int, val_fraction: float, workdir: Path) -> Config:
-    """The recommended grey recipe at ``budget`` (see the module docstring)."""
+def recipe_config(
+    data: Path, budget: dict, seed: int, val_fraction: float, workdir: Path, variant: str = RECOMMENDED
+) -> Config:
+    """``variant`` (the recommended grey recipe by default) at ``budget`` (see the module docstring):
+    the recipe's preset ← the budget ← the variant's own values."""
     steps = budget["steps"]
+    _, recipe, values = parse_variant(variant)
     cfg = Config().replace(
         data={
             "root": str(data),
@@ -94,9 +106,9 @@ def recipe_config(data: Path, budget: dict, seed: int, val_fraction: float, work
             "cache": str((workdir / "cache").resolve()) if budget["device"] == "cuda" else "off",
         },
         preprocess={"target": "grey"},
-        model={"ngf": budget["ngf"], "ndf": budget["ngf"], "upsample": "resize"},
+        model={"ngf": budget["ngf"], "ndf": budget["ngf"]},
         train={
-            "recipe": "pix2pix",
+            "recipe": recipe,
             "steps": steps,
             "batch_size": budget["batch_size"],
             "lr_decay_fraction": LR_DECAY_FRACTION,
@@ -109,7 +121,8 @@ def recipe_config(data: Path, budget: dict, seed: int, val_fraction: float, work
             "keep_checkpoints": 1,
         },
     )
-    return apply_recipe(cfg.validate(), given={("model", "upsample")}).validate()
+    cfg = cfg.replace(**values)
+    return apply_recipe(cfg.validate(), given=given_fields(values)).validate()
 
 
 def test_folder(test_data: Path, workdir: Path) -> Path:
@@ -176,6 +189,11 @@ def main() -> None:
     parser.add_argument(
         "--val-fraction", type=float, default=0.1, help="validation share of the pairs (default: %(default)s)"
     )
+    parser.add_argument(
+        "--variant",
+        default=RECOMMENDED,
+        help="the recipe: LABEL=RECIPE,section.field=value,… (default: %(default)s)",
+    )
     parser.add_argument("--test-data", type=Path, help="score on this NUAA-layout folder instead of val")
     parser.add_argument("--json", type=Path, help="write the scores here (sarcolor evaluate's JSON shape)")
     parser.add_argument("--workdir", type=Path, default=Path("paper-nuaa-runs"), help="default: %(default)s")
@@ -189,9 +207,11 @@ def main() -> None:
         torch.set_num_threads(min(2, torch.get_num_threads()))
     if not args.data.is_dir():
         raise SystemExit(f"{args.data}: NUAA data not found (give --data DIR)")
-    tag = f"{args.budget}_ngf{budget['ngf']}_b{budget['batch_size']}_s{budget['steps']}_seed{args.seed}"
+    label = parse_variant(args.variant)[0]
+    shape = f"ngf{budget['ngf']}_b{budget['batch_size']}_s{budget['steps']}"
+    tag = f"{label}_{args.budget}_{shape}_seed{args.seed}"
     work = args.workdir / tag
-    cfg = recipe_config(args.data, budget, args.seed, args.val_fraction, work)
+    cfg = recipe_config(args.data, budget, args.seed, args.val_fraction, work, args.variant)
     device = resolve_device(budget["device"])
     precision = resolve_precision(cfg.train.precision, device)
     images = budget["steps"] * budget["batch_size"]

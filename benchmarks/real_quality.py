@@ -54,7 +54,6 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 from colour_scenes import NUAA_DATA, SCENE_ROOTS, fine_tune_config, scene_folder
@@ -72,8 +71,9 @@ from sarcolor.models import build_networks
 from sarcolor.runtime import resolve_device, resolve_precision
 from sarcolor.synthetic import make_synthetic_dataset
 from sarcolor.training.pix2pix import Pix2Pix
-from sarcolor.training.recipes import RECIPES, apply_recipe, given_fields
+from sarcolor.training.recipes import apply_recipe, given_fields
 from sarcolor.training.trainer import train
+from variants import parse_variant
 
 REPO = Path(__file__).resolve().parents[1]
 # Budgets: widths, batch, colour steps, NUAA pretraining steps (with --pretrain), number format
@@ -92,28 +92,6 @@ LR_DECAY_FRACTION = 0.5
 # The recommended recipe for real colour data, trained by --final (with the NUAA pretraining).
 FINAL_VARIANT = "recommended=pix2pix,model.upsample=resize,train.lambda_l1=10000"
 FINAL_PRETRAIN = True
-
-
-def parse_variant(spec: str) -> tuple[str, str, dict]:
-    """``"fm=pix2pix,train.lambda_fm=10"`` → (label, recipe, {"train": {"lambda_fm": 10}})."""
-    label, _, body = spec.partition("=") if "=" in spec.split(",")[0] else (spec, "", spec)
-    items: list[str] = []
-    for part in (i for i in body.split(",") if i):  # "train.d_augment=translation,cutout": one item
-        if "=" in part or not items or "=" not in items[-1]:
-            items.append(part)
-        else:
-            items[-1] += "," + part
-    recipe = items.pop(0) if items and "=" not in items[0] else "pix2pix"
-    if recipe not in RECIPES:
-        raise SystemExit(f"variant {spec!r}: unknown recipe {recipe!r} (one of {', '.join(RECIPES)})")
-    values: dict = {}
-    for item in items:
-        key, _, value = item.partition("=")
-        section, _, name = key.partition(".")
-        if not name:
-            raise SystemExit(f"variant {spec!r}: {item!r} is not section.field=value")
-        values.setdefault(section, {})[name] = yaml.safe_load(value)
-    return label or recipe, recipe, values
 
 
 def fold_config(recipe: str, values: dict, budget: dict, seed: int, device: str) -> Config:
