@@ -279,6 +279,12 @@ INTRO = (
 )
 
 
+def _median(values: list[float]) -> float:
+    """The median of the repeats that gave a rate (a stalled run gives none), NaN if none did."""
+    kept = [v for v in values if not math.isnan(v)]
+    return statistics.median(kept) if kept else float("nan")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -350,7 +356,7 @@ def main() -> None:
                     f"  {label}: {n} in {t_small:.2f} s, {4 * n} in {t_large:.2f} s → {rate:.1f} img/s",
                     flush=True,
                 )
-        med = {k: statistics.median(v) for k, v in runs.items()}
+        med = {k: _median(v) for k, v in runs.items()}
         profile = None
         if not args.no_profile:
             job = {"inputs": str(work / "large"), "checkpoint": str(checkpoint), "out": str(work / "prof")}

@@ -15,7 +15,7 @@ from sarcolor.runtime import cpu_model as cpu_name
 __all__ = ["Machine", "cpu_name", "gemm_gflops", "machine", "write_section"]
 
 
-def gemm_gflops(dtype_name: str = "fp32", size: int = 2048, repeats: int = 5) -> float:
+def gemm_gflops(dtype_name: str = "fp32", size: int = 2048, repeats: int = 12) -> float:
     """The best GFLOP/s of ``torch.mm`` on two ``size``² matrices in ``fp32`` or ``bf16``, on the
     CPU with the threads PyTorch uses: what the convolutions could reach at most."""
     import torch

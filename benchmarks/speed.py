@@ -4,9 +4,10 @@ reference (benchmarks/reference_pix2pix.py), measured in one run, alternating, a
     python benchmarks/speed.py [--device auto] [--batch-sizes 1 8 16] [--repeats 5] [--write]
 
 ``train`` times ``Pix2Pix.train_step``; ``infer`` times the generator in each of its inference
-forms (``--forms``, default all of :data:`sarcolor.models.fast.FORMS`: eager, channels_last,
-folded, prepacked), built by :func:`sarcolor.models.fast.inference_model` as ``Colorizer`` builds
-them, under ``torch.inference_mode``; ``--form auto`` picks the fastest of them on the machine.
+forms (``--forms``, default all of :data:`sarcolor.inference.forms.FORMS`: eager, channels_last,
+folded, prepacked, onnxruntime), built by :func:`sarcolor.inference.forms.build_form` as
+``Colorizer`` builds them, under ``torch.inference_mode``; ``--form auto`` picks the fastest of
+them on the machine.
 
 First the machine: the CPU, its ISA flags (avx2, avx512f, VNNI, avx512_bf16, AMX) and its measured
 GEMM rate (2048² ``torch.mm``, fp32, and bf16 where the CPU has it natively). Then per row the
@@ -34,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from machine import Machine, machine
 from reference_pix2pix import RefPix2Pix
 from sarcolor.config import Config
+from sarcolor.inference.forms import FORMS, build_form
 from sarcolor.models import build_networks
-from sarcolor.models.fast import FORMS, inference_model
 from sarcolor.runtime import resolve_device, resolve_precision
 from sarcolor.training.pix2pix import Pix2Pix
 
@@ -81,7 +82,7 @@ def measure(
         resolved = fast.precision
     else:
         resolved = resolve_precision(precision, device)
-        model = inference_model(build_networks(cfg)[0].to(device), device, resolved, form)
+        model = build_form(build_networks(cfg)[0].to(device), device, resolved, form)
 
         def fast_fn() -> torch.Tensor:
             with torch.inference_mode():

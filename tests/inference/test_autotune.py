@@ -15,10 +15,10 @@ from torch import nn
 
 from conftest import untrained_checkpoint
 from sarcolor.cli.main import main
-from sarcolor.inference.autotune import CACHE_FILE, cache_dir, choose_form, machine_key
+from sarcolor.inference.autotune import CACHE_FILE, choose_form, machine_key
 from sarcolor.inference.colorizer import Colorizer
+from sarcolor.inference.forms import FORMS, RUNTIME, build_form, cache_dir
 from sarcolor.models import UNetGenerator, init_weights
-from sarcolor.models.fast import FORMS, inference_model
 from sarcolor.models.onednn import PackedConv2d, onednn_available
 
 CPU = torch.device("cpu")
@@ -128,9 +128,9 @@ def test_the_suite_setting_fixes_auto(generator: UNetGenerator, cache: Path, mon
 def test_every_form_computes_what_eager_computes(generator: UNetGenerator, form: str):
     x = torch.rand(2, 1, 256, 256, generator=torch.Generator().manual_seed(3)) * 2 - 1
     with torch.inference_mode():
-        expected, got = generator(x), inference_model(generator, CPU, "fp32", form)(x)
+        expected, got = generator(x), build_form(generator, CPU, "fp32", form)(x)
     channels_last = got.is_contiguous(memory_format=torch.channels_last)
-    assert got.dtype == torch.float32 and channels_last == (form != "eager")
+    assert got.dtype == torch.float32 and channels_last == (form not in ("eager", RUNTIME))
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
 
 

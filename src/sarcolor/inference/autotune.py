@@ -1,12 +1,13 @@
 """The generator's inference form on CPU, chosen by measuring the candidates on the machine at hand.
 
-Which form of the generator runs fastest depends on the CPU (:data:`~sarcolor.models.fast.FORMS`):
+Which form of the generator runs fastest depends on the CPU (:data:`~sarcolor.inference.forms.FORMS`):
 the oneDNN-prepacked form is ×1.6 the plain eval generator on an AVX-512-BF16 Zen 5 and ×0.7 of
-it on an AVX2-only EPYC, where channels_last alone is fastest. So at first use ``--form auto``
+it on an AVX2-only EPYC, where ONNX Runtime's kernels are fastest. So at first use ``--form auto``
 times each form on a warm batch of random tiles (the batch size that will run), keeps the fastest
 (plain ``eager`` is a candidate, so the choice is never slower than it, up to timing noise) and
 remembers it in a small JSON file, keyed by what the speeds depend on: CPU model, ISA flags,
-PyTorch version, threads, the generator (class, parameters, width), precision and batch size.
+PyTorch (and ONNX Runtime) version, threads, the generator (class, parameters, width), precision
+and batch size.
 
 The cache lives in ``$SARCOLOR_CACHE_DIR``, else ``$XDG_CACHE_HOME/sarcolor``, else
 ``~/.cache/sarcolor``; a corrupt file is ignored and rewritten, an unwritable one only means
@@ -22,6 +23,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 
 import torch
@@ -30,14 +32,14 @@ from torch import nn
 from sarcolor.checkpoint import resolve_checkpoint
 from sarcolor.errors import SarcolorError
 from sarcolor.inference.backend import is_onnx, loaded_generator
-from sarcolor.models.fast import FORMS, inference_model
+from sarcolor.inference.forms import FORMS, RUNTIME, build_form, cache_dir, input_channels
 from sarcolor.models.weights import read_checkpoint
 from sarcolor.outputs import atomic_write
 from sarcolor.runtime import cpu_isa_flags, cpu_model, resolve_device, resolve_precision
 from sarcolor.textfiles import loads_json
 
 CACHE_FILE = "inference-forms.json"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the onnxruntime form is a candidate (choices made without it are measured again)
 TILE = 256
 REPEATS = 2  # timed batches per form after one warm-up; the best counts
 
@@ -47,7 +49,7 @@ class FormChoice:
     """Which form runs, and why.
 
     Attributes:
-        form: one of :data:`~sarcolor.models.fast.FORMS`.
+        form: one of :data:`~sarcolor.inference.forms.FORMS`.
         reason: ``forced`` (asked for), ``measured`` (timed now), ``cached`` (timed earlier on
             this machine), ``SARCOLOR_FORM`` (set there) or ``default`` (CUDA, where forms are
             not used).
@@ -81,20 +83,20 @@ class FormChoice:
         return lines
 
 
-def cache_dir() -> Path:
-    """``$SARCOLOR_CACHE_DIR``, else ``$XDG_CACHE_HOME/sarcolor``, else ``~/.cache/sarcolor``."""
-    if os.environ.get("SARCOLOR_CACHE_DIR"):
-        return Path(os.environ["SARCOLOR_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "sarcolor"
-
-
 def machine_prefix() -> str:
-    """The machine's part of a cache key: CPU model, ISA flags, PyTorch version, threads."""
+    """The machine's part of a cache key: CPU model, ISA flags, PyTorch and ONNX Runtime versions,
+    threads."""
     return (
-        f"{cpu_model()} [{' '.join(cpu_isa_flags())}] torch {torch.__version__}, "
+        f"{cpu_model()} [{' '.join(cpu_isa_flags())}] torch {torch.__version__}{_runtime_version()}, "
         f"{torch.get_num_threads()} threads"
     )
+
+
+def _runtime_version() -> str:
+    try:
+        return f" onnxruntime {metadata.version('onnxruntime')}"
+    except metadata.PackageNotFoundError:
+        return ""
 
 
 def machine_key(generator: nn.Module, precision: str, batch: int) -> str:
@@ -144,6 +146,11 @@ def choose_form(
     if form != "auto":
         if form not in FORMS:
             raise SarcolorError(f"--form must be auto or one of {', '.join(FORMS)}, got {form!r}")
+        if form == RUNTIME and (device.type != "cpu" or precision != "fp32"):
+            raise SarcolorError(
+                f"--form {RUNTIME} runs in fp32 on the CPU, not {precision} on {device.type} "
+                "(add --device cpu --precision fp32)"
+            )
         return FormChoice(form, "forced")
     if device.type != "cpu":
         return FormChoice("prepacked", "default")  # CUDA: inference_model ignores the form
@@ -162,11 +169,11 @@ def measure(
     """Images per second of each form on a batch of random 256² tiles: one warm-up batch, then
     the best of :data:`REPEATS`. A form that fails to build or run is left out."""
     seeded = torch.Generator().manual_seed(0)
-    x = torch.rand(batch, _input_channels(generator), TILE, TILE, generator=seeded) * 2 - 1
+    x = torch.rand(batch, input_channels(generator), TILE, TILE, generator=seeded) * 2 - 1
     rates: dict[str, float] = {}
     for name in forms:
         try:
-            model = inference_model(generator, device, precision, name)
+            model = build_form(generator, device, precision, name)
             with torch.inference_mode():
                 model(x)
                 best = float("inf")
@@ -174,7 +181,8 @@ def measure(
                     start = time.perf_counter()
                     model(x)
                     best = min(best, time.perf_counter() - start)
-        except (RuntimeError, ValueError):  # e.g. an op this PyTorch lacks: not a candidate
+        except (RuntimeError, ValueError, SarcolorError):  # an op this PyTorch lacks, ONNX Runtime
+            # not installed, a form not for this precision: not a candidate
             continue
         rates[name] = round(batch / best, 3)
         del model
@@ -202,13 +210,6 @@ def measure_checkpoint(
 
 def _first_conv(generator: nn.Module) -> nn.Conv2d | None:
     return next((m for m in generator.modules() if isinstance(m, nn.Conv2d)), None)
-
-
-def _input_channels(generator: nn.Module) -> int:
-    """The channels ``generator`` takes: its first convolution's, plus the terrain planes a
-    FiLM-conditioned generator reads off before it."""
-    first = _first_conv(generator)
-    return (first.in_channels if first is not None else 1) + int(getattr(generator, "terrains", 0))
 
 
 def _read(path: Path) -> dict:

@@ -18,8 +18,9 @@ from sarcolor.data.preprocess import decode_output, encode_input, to_grey, to_rg
 from sarcolor.errors import SarcolorError
 from sarcolor.inference.autotune import FormChoice, choose_form
 from sarcolor.inference.backend import Backend, check_finite_output, is_onnx, loaded_generator
+from sarcolor.inference.forms import build_form
 from sarcolor.inference.options import InferenceOptions
-from sarcolor.models.fast import InferenceGenerator, inference_model
+from sarcolor.models.fast import InferenceGenerator
 from sarcolor.models.terrain_condition import condition_input
 from sarcolor.models.weights import read_checkpoint
 from sarcolor.runtime import place, resolve_device, resolve_precision
@@ -100,13 +101,13 @@ class Colorizer:
         self.overlap, self.batch_size = self.options.overlap, self.options.batch_size
         self.window = blend_window(TILE, self.overlap)
 
-    def _model(self, generator: nn.Module, train_mode: bool) -> InferenceGenerator:
+    def _model(self, generator: nn.Module, train_mode: bool) -> Backend:
         """Eval mode: the fast form. Train mode keeps batch statistics, so nothing can be folded."""
         if not train_mode:
             generator.to(self.device).eval()
             opts = self.options
             self.form = choose_form(generator, self.device, self.precision, opts.form, opts.batch_size)
-            return inference_model(generator, self.device, self.precision, self.form.form)
+            return build_form(generator, self.device, self.precision, self.form.form)
         layout = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
         place(generator, self.device, layout).train()
         return InferenceGenerator(generator, memory_format=layout, autocast_precision=self.precision)

@@ -49,14 +49,8 @@ class OnnxGenerator:
         if device == "cuda" and not gpu:
             raise SarcolorError(f"{path}: --device cuda: this onnxruntime has no usable CUDA provider")
         self.provider = "CUDAExecutionProvider" if device != "cpu" and gpu else "CPUExecutionProvider"
-        settings = ort.SessionOptions()
-        settings.intra_op_num_threads = torch.get_num_threads()
-        settings.inter_op_num_threads = 1
-        settings.log_severity_level = 3  # errors only
-        try:
-            self.session = ort.InferenceSession(str(path), settings, providers=[self.provider])
-        except Exception as exc:  # onnxruntime raises its own exception types for bad files
-            raise SarcolorError(f"{path}: not a readable ONNX model ({first_line(exc)})") from None
+        self.runner = OnnxSession(path, path, self.provider)
+        self.session = self.runner.session
         props = self.session.get_modelmeta().custom_metadata_map
         if props.get("sarcolor.onnx") != ONNX_FORMAT:
             raise SarcolorError(
@@ -68,7 +62,6 @@ class OnnxGenerator:
             raise SarcolorError(f"{path}: unknown model precision {self.precision!r}")
         self.device = torch.device("cpu")
         check_signature(path, self.session, self.meta)
-        self.input_name = self.session.get_inputs()[0].name
 
     def check_precision(self, requested: str) -> str:
         """The precision a ``--precision`` request gets: the model's own (``auto`` or that one)."""
@@ -81,6 +74,36 @@ class OnnxGenerator:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) float32 network input → (B, out_channels, H, W) float32, on the CPU."""
+        return self.runner(x)
+
+
+class OnnxSession:
+    """An ONNX Runtime session of one-input, one-output model: float32 tensors in and out.
+
+    Args:
+        model: the ``.onnx`` file, or the serialized model.
+        name: what errors call it (its path).
+        provider: the ONNX Runtime execution provider.
+
+    Raises:
+        SarcolorError: onnxruntime cannot read the model.
+    """
+
+    def __init__(self, model: Path | bytes, name: Path, provider: str = "CPUExecutionProvider") -> None:
+        ort = require_extra("onnxruntime")
+        settings = ort.SessionOptions()
+        settings.intra_op_num_threads = torch.get_num_threads()
+        settings.inter_op_num_threads = 1
+        settings.log_severity_level = 3  # errors only
+        source = str(model) if isinstance(model, Path) else model
+        try:
+            self.session = ort.InferenceSession(source, settings, providers=[provider])
+        except Exception as exc:  # onnxruntime raises its own exception types for bad files
+            raise SarcolorError(f"{name}: not a readable ONNX model ({first_line(exc)})") from None
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) float32 → the model's output, float32, on the CPU."""
         array = x.detach().to("cpu", torch.float32).contiguous().numpy()
         (out,) = self.session.run(None, {self.input_name: array})
         return torch.from_numpy(out)

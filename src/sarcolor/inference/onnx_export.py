@@ -95,7 +95,7 @@ def export_onnx(
     net = fold_batchnorm(loaded_generator(meta.config, states["G"], source).eval())
     channels = meta.config.preprocess.in_channels + meta.config.model.condition_channels  # + terrain planes
     log(f"{source.name}: exporting the generator (BatchNorm folded, opset {options.opset})…")
-    model = _export(net, channels, options.opset)
+    model = export_model(net, channels, options.opset)
     props = {
         **meta_strings(meta),
         "sarcolor.onnx": ONNX_FORMAT,
@@ -113,7 +113,7 @@ def export_onnx(
     return ExportReport(out, source, options.opset, size, difference)
 
 
-def _export(net, channels: int, opset: int):
+def export_model(net, channels: int, opset: int):
     """The ONNX ModelProto of ``net`` with dynamic batch, height and width (multiples of 256)."""
     import torch
     from torch.export import Dim

@@ -18,7 +18,9 @@ from sarcolor.options import check_fields, option
 from sarcolor.sar.conventions import FILTERS, SarScale, parse_despeckle
 
 Compression = Literal["deflate", "zstd", "lzw", "none"]
-Form = Literal["auto", "eager", "channels_last", "folded", "prepacked"]  # auto + models.fast.FORMS
+Form = Literal[
+    "auto", "eager", "channels_last", "folded", "prepacked", "onnxruntime"
+]  # auto + inference.forms.FORMS
 MAX_LEVEL = {"deflate": 9, "zstd": 22}  # the codecs that take a level (GDAL's ZLEVEL, ZSTD_LEVEL)
 
 
@@ -32,7 +34,8 @@ class InferenceOptions:
     form: Form = option(
         "auto",
         help="the generator's form on CPU: eager (as trained), channels_last, folded (BatchNorm folded "
-        "into the convolutions) or prepacked (folded, oneDNN-prepacked weights); auto: the fastest "
+        "into the convolutions), prepacked (folded, oneDNN-prepacked weights) or onnxruntime (folded, "
+        "exported to ONNX in memory and run by ONNX Runtime, fp32; needs the onnx extra); auto: the fastest "
         "measured on this CPU at first use, remembered in the cache folder ($SARCOLOR_CACHE_DIR, else "
         "~/.cache/sarcolor); outputs agree to float rounding",
     )

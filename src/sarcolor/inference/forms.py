@@ -1,0 +1,111 @@
+"""The forms a generator can run in for inference, built by name: PyTorch's, and ONNX Runtime's.
+
+:data:`FORMS` are :data:`sarcolor.models.fast.FORMS` (``eager``, ``channels_last``, ``folded``,
+``prepacked``: PyTorch, built by :func:`~sarcolor.models.fast.inference_model`) and
+``onnxruntime``: the generator, BatchNorm folded, exported to ONNX in memory (as ``sarcolor
+export`` does) and run by ONNX Runtime's CPU kernels, fp32. On a 2-core AVX2-only AMD EPYC
+(family 25), U-Net ngf 64, batch 8, fp32, one run alternating (``/work/bench24`` style script,
+img/s): plain eager 5.1, channels_last 6.1, folded 6.7, prepacked 3.9, ``onnxruntime`` 7.7 (and
+8.1 at batch 1), outputs at most one 8-bit level from PyTorch's. On the bf16 Zen 5 the same
+runtime equals PyTorch's fp32 fast path and is far behind its bf16 one. So it is one candidate
+among the others, and ``--form auto`` (:mod:`sarcolor.inference.autotune`) measures which wins.
+
+The export is made in memory each time the form is built (2 s for the 54 M-parameter generator
+on the AVX2 EPYC, 0.1 s for a tiny one) by PyTorch's TorchScript-based ONNX exporter, with a
+dynamic batch, height and width; where this PyTorch no longer has that exporter, by the
+``torch.export``-based one ``sarcolor export`` uses (~9 s). Nothing is written to disk.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from sarcolor.inference.backend import Backend
+from sarcolor.models.fast import FORMS as TORCH_FORMS
+from sarcolor.models.fast import fold_batchnorm, inference_model
+
+RUNTIME = "onnxruntime"
+FORMS: tuple[str, ...] = (*TORCH_FORMS, RUNTIME)
+"""Every CPU inference form, PyTorch's first."""
+
+
+def cache_dir() -> Path:
+    """``$SARCOLOR_CACHE_DIR``, else ``$XDG_CACHE_HOME/sarcolor``, else ``~/.cache/sarcolor``."""
+    if os.environ.get("SARCOLOR_CACHE_DIR"):
+        return Path(os.environ["SARCOLOR_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "sarcolor"
+
+
+def build_form(generator: nn.Module, device: torch.device, precision: str, form: str) -> Backend:
+    """``generator`` (eval mode) in ``form``: (B, C, H, W) float32 → (B, out, H, W) float32.
+
+    Raises:
+        ValueError: ``form`` is unknown, or ``onnxruntime`` is asked off the CPU or not in fp32.
+        SarcolorError: ``onnxruntime`` without the ``onnx`` extra installed.
+    """
+    if form != RUNTIME:
+        return inference_model(generator, device, precision, form)
+    if device.type != "cpu" or precision != "fp32":
+        raise ValueError(f"the {RUNTIME} form runs fp32 on the CPU, not {precision} on {device.type}")
+    return RuntimeForm(generator)
+
+
+def input_channels(generator: nn.Module) -> int:
+    """The channels ``generator`` takes: its first convolution's, plus the terrain planes a
+    FiLM-conditioned generator reads off before it."""
+    first = next((m for m in generator.modules() if isinstance(m, nn.Conv2d)), None)
+    return (first.in_channels if first is not None else 1) + int(getattr(generator, "terrains", 0))
+
+
+class RuntimeForm:
+    """A generator exported to ONNX (BatchNorm folded) in an ONNX Runtime session on the CPU.
+
+    (B, C, H, W) float32 → (B, out_channels, H, W) float32, H and W multiples of 256, any batch.
+    The same float32 function as the generator in eval mode, to ~1e-6 (at most one 8-bit level).
+    """
+
+    def __init__(self, generator: nn.Module) -> None:
+        from sarcolor.inference.onnx_backend import OnnxSession
+        from sarcolor.inference.onnx_export import require_extra
+
+        require_extra("onnxruntime")
+        net = fold_batchnorm(generator).cpu()
+        serialized = _exported(net, input_channels(generator))
+        self.session = OnnxSession(serialized, Path("<the generator, exported in memory>"))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) float32 network input → (B, out_channels, H, W) float32."""
+        return self.session(x)
+
+
+def _exported(net: nn.Module, channels: int) -> bytes:
+    """``net`` as a serialized ONNX model: ``sarcolor export``'s graph (opset 18, dynamic batch,
+    height and width), without its metadata."""
+    from sarcolor.inference.onnx_export import EXAMPLE_SIDE, ExportOptions, export_model
+
+    opset = ExportOptions().opset
+    buffer = io.BytesIO()
+    dynamic = {0: "batch", 2: "height", 3: "width"}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+            torch.onnx.export(
+                net,
+                (torch.zeros(1, channels, EXAMPLE_SIDE, EXAMPLE_SIDE),),
+                buffer,  # type: ignore[arg-type]  # the TorchScript exporter writes to a buffer too
+                dynamo=False,
+                input_names=["input"],
+                output_names=["output"],
+                dynamic_axes={"input": dynamic, "output": dynamic},
+                opset_version=opset,
+            )
+    except (TypeError, RuntimeError, AttributeError):  # a PyTorch without the TorchScript exporter
+        return export_model(net, channels, opset).SerializeToString()
+    return buffer.getvalue()
