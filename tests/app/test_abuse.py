@@ -160,11 +160,6 @@ def test_a_client_that_leaves_cancels_its_job(client, server, files) -> None:
     server.wait_for(lambda: in_progress(client) == 0, 30, "the long job to be cancelled")
 
 
-@pytest.mark.skip(
-    reason="known defect, intermittent (failed 2 of 4 runs on a 2-core Zen 5, 2026-12-07): the server "
-    "does not always see the disconnect of a client whose job is already running "
-    "(Request.is_disconnected after the body was read); the queued case above is reliable"
-)
 def test_a_client_that_leaves_cancels_its_running_job(client, server, files) -> None:
     body = multipart({}, "long.tif", files["long"].read_bytes())
     leaving = open_upload(server, "/api/colorize", body, length=len(body))

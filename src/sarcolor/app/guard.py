@@ -10,7 +10,8 @@
   scripts, same-origin GETs) pass.
 
 A pure ASGI middleware (not Starlette's ``BaseHTTPMiddleware``, whose wrapped ``receive`` hides
-the client's disconnect from :meth:`Request.is_disconnected`, which cancels abandoned jobs).
+the client's ``http.disconnect`` from the server's watch on ``receive``, which cancels abandoned
+jobs).
 """
 
 from __future__ import annotations

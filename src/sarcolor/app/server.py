@@ -349,16 +349,29 @@ def create_app(
 
 async def _until_done(future, job: Job, request: Request) -> None:
     """Wait for the job; if the client disconnects meanwhile, cancel it (its worker is freed at
-    the next batch of tiles, a queued job never starts)."""
+    the next batch of tiles, a queued job never starts).
+
+    The disconnect is awaited on the ASGI ``receive`` channel itself (:func:`_client_gone`), not
+    polled with ``Request.is_disconnected``, whose zero-timeout receive could miss it for a job
+    already running (seen intermittently on a 2-core machine)."""
     waiting = asyncio.wrap_future(future)
-    while True:
-        done, _ = await asyncio.wait({waiting}, timeout=DISCONNECT_POLL_S)
-        if done:
+    gone = asyncio.ensure_future(_client_gone(request))
+    try:
+        done, _ = await asyncio.wait({waiting, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if waiting in done:
             return
-        if await request.is_disconnected():
-            if not job.request_cancel("the client left"):
-                await asyncio.wait({waiting})  # the worker stops at its next batch: then delete
-            raise ClientGone()
+        if not job.request_cancel("the client left"):
+            await asyncio.wait({waiting})  # the worker stops at its next batch: then delete
+        raise ClientGone()
+    finally:
+        gone.cancel()
+
+
+async def _client_gone(request: Request) -> None:
+    """Return once the client has disconnected: the body is read by now, so the only message
+    left to come on the request's ``receive`` channel is ``http.disconnect``."""
+    while (await request.receive())["type"] != "http.disconnect":
+        await asyncio.sleep(DISCONNECT_POLL_S)  # a stray empty body message: do not spin
 
 
 def _add_png_route(

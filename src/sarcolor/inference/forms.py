@@ -3,10 +3,13 @@
 :data:`FORMS` are :data:`sarcolor.models.fast.FORMS` (``eager``, ``channels_last``, ``folded``,
 ``prepacked``: PyTorch, built by :func:`~sarcolor.models.fast.inference_model`) and
 ``onnxruntime``: the generator, BatchNorm folded, exported to ONNX in memory (as ``sarcolor
-export`` does) and run by ONNX Runtime's CPU kernels, fp32. On a 2-core AVX2-only AMD EPYC
-(family 25), U-Net ngf 64, batch 8, fp32, one run alternating (``/work/bench24`` style script,
-img/s): plain eager 5.1, channels_last 6.1, folded 6.7, prepacked 3.9, ``onnxruntime`` 7.7 (and
-8.1 at batch 1), outputs at most one 8-bit level from PyTorch's. On the bf16 Zen 5 the same
+export`` does) and run by ONNX Runtime's CPU kernels (MLAS), fp32. On a 2-core AVX2-only AMD
+EPYC (family 25), U-Net ngf 64, batch 8, fp32, alternating in one process (img/s, medians of 5):
+the plain reference 4.6, eager 5.1, channels_last 6.1, folded 6.7, prepacked 3.9,
+``torch.compile`` with freezing 7.5 (after 31 s of compiling, again per batch size),
+``onnxruntime`` 7.7 (8.1 at batch 1); its outputs are at most one 8-bit level from PyTorch's.
+(int8 by PyTorch's FX quantization, x86/fbgemm engines, ran at 5.6 against 7.6 for
+channels_last, and 1.0 level off on average: not offered.) On the bf16 Zen 5 the same
 runtime equals PyTorch's fp32 fast path and is far behind its bf16 one. So it is one candidate
 among the others, and ``--form auto`` (:mod:`sarcolor.inference.autotune`) measures which wins.
 
