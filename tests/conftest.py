@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +31,9 @@ os.environ["SARCOLOR_FORM"] = "prepacked"
 # Training's auto precision/layout is measured too (sarcolor.training.autotune): the suite takes
 # the fixed rule instead (its training-autotune tests unset this).
 os.environ["SARCOLOR_TRAIN_TUNE"] = "0"
+# What those measure, and the onnxruntime form's exported models, go to a folder of the suite's
+# own, never the user's ~/.cache (tests of the cache set their own).
+os.environ["SARCOLOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="sarcolor-test-cache.")
 
 
 # Headless Chromium for the browser tests (the report's rendering, the app): offline, no GPU,

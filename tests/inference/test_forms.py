@@ -1,10 +1,11 @@
-"""The ``onnxruntime`` inference form: the generator exported to ONNX in memory, run by ONNX Runtime.
+"""The ``onnxruntime`` inference form: the generator exported to ONNX once, cached, run by ONNX Runtime.
 
-Real exports and real ONNX Runtime sessions of a tiny generator (ngf 2); a form that computes
-anything but what the eval generator computes fails here."""
+Real exports and real ONNX Runtime sessions of a tiny generator (ngf 2), in a private cache
+folder; a form that computes anything but what the eval generator computes fails here."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from conftest import untrained_checkpoint
 from sarcolor.cli.main import main
 from sarcolor.errors import SarcolorError
 from sarcolor.inference.autotune import choose_form
-from sarcolor.inference.forms import RUNTIME, RuntimeForm, build_form
+from sarcolor.inference.forms import KEEP, RUNTIME, RuntimeForm, build_form
 from sarcolor.models import UNetGenerator, init_weights
 
 pytest.importorskip("onnxruntime", reason="the onnxruntime form needs the onnx extra")
@@ -54,12 +55,46 @@ def test_it_computes_what_the_eval_generator_computes_at_any_batch_and_size(cach
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
 
 
-def test_nothing_is_written_and_other_weights_give_other_outputs(cache: Path):
+def test_the_export_is_cached_per_weights_and_old_ones_pruned(cache: Path):
     x = torch.rand(2, 1, 256, 256, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    first = RuntimeForm(_generator(0))
+    assert first.source is not None and first.source.parent == cache and first.source.is_file()
+    os.utime(first.source, (1, 1))  # long unused
+    again = RuntimeForm(_generator(0))  # the same weights: read back, not exported again
+    assert again.source == first.source and first.source.stat().st_mtime > 1  # marked as used
     with torch.inference_mode():
-        zero, one = RuntimeForm(_generator(0))(x), RuntimeForm(_generator(1))(x)
-    assert (zero - one).abs().max() > 1e-2  # each form runs its own weights
-    assert not cache.parent.exists()  # exported in memory: no file anywhere in the cache folder
+        torch.testing.assert_close(again(x), first(x), atol=0, rtol=0)
+        other = RuntimeForm(_generator(1))
+        assert (other(x) - first(x)).abs().max() > 1e-2  # other weights: another model, not the cached one
+    os.utime(first.source, (1, 1))
+    later = [RuntimeForm(_generator(seed)).source for seed in range(2, KEEP + 1)]
+    kept = sorted(cache.glob("*.onnx"))
+    assert len({first.source, other.source, *later}) == KEEP + 1  # each set of weights its own file
+    assert len(kept) == KEEP and first.source not in kept  # the least recently used went
+
+
+def test_a_damaged_cache_entry_is_exported_again(cache: Path):
+    g = _generator(0)
+    source = RuntimeForm(g).source
+    assert source is not None
+    source.write_bytes(b"not an onnx model")
+    form = RuntimeForm(g)
+    x = torch.rand(1, 1, 256, 256) * 2 - 1
+    with torch.inference_mode():
+        torch.testing.assert_close(form(x), g(x), atol=1e-5, rtol=0)
+    assert form.source == source and source.read_bytes() != b"not an onnx model"
+
+
+def test_an_unwritable_cache_only_costs_the_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("SARCOLOR_CACHE_DIR", str(blocker / "cache"))  # under a file: cannot be made
+    g = _generator(0)
+    form = RuntimeForm(g)
+    assert form.source is None
+    x = torch.rand(1, 1, 256, 256) * 2 - 1
+    with torch.inference_mode():
+        torch.testing.assert_close(form(x), g(x), atol=1e-5, rtol=0)
 
 
 def test_it_is_refused_where_it_cannot_run(cache: Path):

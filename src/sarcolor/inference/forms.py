@@ -13,14 +13,17 @@ channels_last, and 1.0 level off on average: not offered.) On the bf16 Zen 5 the
 runtime equals PyTorch's fp32 fast path and is far behind its bf16 one. So it is one candidate
 among the others, and ``--form auto`` (:mod:`sarcolor.inference.autotune`) measures which wins.
 
-The export is made in memory each time the form is built (2 s for the 54 M-parameter generator
-on the AVX2 EPYC, 0.1 s for a tiny one) by PyTorch's TorchScript-based ONNX exporter, with a
-dynamic batch, height and width; where this PyTorch no longer has that exporter, by the
-``torch.export``-based one ``sarcolor export`` uses (~9 s). Nothing is written to disk.
+The export (4.5 s for the 54 M-parameter generator on the AVX2 EPYC, by PyTorch's
+TorchScript-based ONNX exporter with a dynamic batch, height and width; where this PyTorch no
+longer has that exporter, by the ``torch.export``-based one ``sarcolor export`` uses) is made
+once per set of weights: the model is kept in the cache folder (:func:`cache_dir`,
+``onnx/<digest>.onnx``, the :data:`KEEP` most recently used; 218 MB for that generator), keyed
+by a SHA-256 of the folded weights. A cache that cannot be written only means exporting again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import warnings
@@ -29,13 +32,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from sarcolor.errors import SarcolorError
 from sarcolor.inference.backend import Backend
 from sarcolor.models.fast import FORMS as TORCH_FORMS
 from sarcolor.models.fast import fold_batchnorm, inference_model
+from sarcolor.outputs import atomic_write
 
 RUNTIME = "onnxruntime"
 FORMS: tuple[str, ...] = (*TORCH_FORMS, RUNTIME)
 """Every CPU inference form, PyTorch's first."""
+KEEP = 3  # exported models kept in the cache folder
 
 
 def cache_dir() -> Path:
@@ -72,6 +78,10 @@ class RuntimeForm:
 
     (B, C, H, W) float32 → (B, out_channels, H, W) float32, H and W multiples of 256, any batch.
     The same float32 function as the generator in eval mode, to ~1e-6 (at most one 8-bit level).
+
+    Attributes:
+        source: the cached ``.onnx`` file it was read from or written to (``None``: the cache
+            folder could not be written; the model was exported in memory).
     """
 
     def __init__(self, generator: nn.Module) -> None:
@@ -80,12 +90,45 @@ class RuntimeForm:
 
         require_extra("onnxruntime")
         net = fold_batchnorm(generator).cpu()
+        cached = cache_dir() / "onnx" / f"{_digest(net)}.onnx"
+        if cached.is_file():
+            try:
+                self.session = OnnxSession(cached.read_bytes(), cached)
+                os.utime(cached)  # recently used: kept by _prune
+                self.source: Path | None = cached
+                return
+            except (OSError, SarcolorError):  # a damaged or vanished entry: export again
+                pass
         serialized = _exported(net, input_channels(generator))
         self.session = OnnxSession(serialized, Path("<the generator, exported in memory>"))
+        self.source = _store(cached, serialized)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) float32 network input → (B, out_channels, H, W) float32."""
         return self.session(x)
+
+
+def _digest(net: nn.Module) -> str:
+    """SHA-256 of ``net``'s tensors (names, shapes, dtypes, values): the cache key of its export."""
+    h = hashlib.sha256(f"{type(net).__name__} torch {torch.__version__}\n".encode())
+    for name, tensor in net.state_dict().items():
+        h.update(f"{name} {tuple(tensor.shape)} {tensor.dtype}\n".encode())
+        h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:32]
+
+
+def _store(path: Path, serialized: bytes) -> Path | None:
+    """Write ``serialized`` to ``path`` and keep only the :data:`KEEP` most recently used exports
+    beside it: the path, or ``None`` where the cache cannot be written (nothing lost but time)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda tmp: tmp.write_bytes(serialized))
+        models = sorted(path.parent.glob("*.onnx"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in models[KEEP:]:
+            old.unlink(missing_ok=True)
+    except (SarcolorError, OSError):
+        return None
+    return path
 
 
 def _exported(net: nn.Module, channels: int) -> bytes:
