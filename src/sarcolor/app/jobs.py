@@ -16,6 +16,7 @@ next batch of tiles and ends ``cancelled``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import shutil
@@ -24,10 +25,15 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from sarcolor.app.errors import ApiError
+from sarcolor.app.errors import ApiError, ClientGone
 from sarcolor.inference.modelset import Choice
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+DISCONNECT_POLL_S = 0.5  # s between reads of a request's receive channel after a stray message
 
 State = Literal["receiving", "queued", "running", "done", "failed", "cancelled"]
 log = logging.getLogger("sarcolor.app")
@@ -229,3 +235,24 @@ class JobStore:
             jobs, self._jobs = list(self._jobs.values()), {}
         for job in jobs:
             job.remove_files()
+
+
+async def until_done(future: Future, job: Job, request: Request) -> None:
+    """Wait for the job; if the client disconnects meanwhile, cancel it (its worker is freed at
+    the next batch of tiles, a queued job never starts). The disconnect is awaited on the ASGI
+    ``receive`` channel (the body is read by now: ``http.disconnect`` is all that can come), not
+    polled with ``Request.is_disconnected``, which missed it at times for a running job."""
+
+    async def client_gone() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            await asyncio.sleep(DISCONNECT_POLL_S)  # a stray empty body message: do not spin
+
+    waiting, gone = asyncio.wrap_future(future), asyncio.ensure_future(client_gone())
+    try:
+        if waiting in (await asyncio.wait({waiting, gone}, return_when=asyncio.FIRST_COMPLETED))[0]:
+            return
+        if not job.request_cancel("the client left"):
+            await asyncio.wait({waiting})  # the worker stops at its next batch: then delete
+        raise ClientGone()
+    finally:
+        gone.cancel()

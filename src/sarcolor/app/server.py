@@ -30,7 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sarcolor import __version__
 from sarcolor.app.errors import DISK_FULL, ApiError, ClientGone, is_disk_full
 from sarcolor.app.guard import RequestGuard
-from sarcolor.app.jobs import Job, JobStore, Places
+from sarcolor.app.jobs import Job, JobStore, Places, until_done
 from sarcolor.app.openapi import (
     BINARY,
     CANCELLING,
@@ -48,7 +48,6 @@ from sarcolor.inference.modelset import AUTO, ModelRegistry, SelectionError
 log = logging.getLogger("sarcolor.app")
 STATIC = Path(str(files("sarcolor.app") / "static"))
 JOB_PREFIX = "job-"
-DISCONNECT_POLL_S = 0.5
 CSP = "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; object-src 'none'"
 
 
@@ -246,7 +245,7 @@ def create_app(
         handed_over = False
         try:
             await receive(job, request)
-            await _until_done(submit(job), job, request)
+            await until_done(submit(job), job, request)
             if job.state != "done":
                 raise ApiError(job.error_status or 500, job.error or "colorizing failed")
             assert job.choice is not None
@@ -345,33 +344,6 @@ def create_app(
     ):
         _add_png_route(app, finished, route, attribute, what)
     return app
-
-
-async def _until_done(future, job: Job, request: Request) -> None:
-    """Wait for the job; if the client disconnects meanwhile, cancel it (its worker is freed at
-    the next batch of tiles, a queued job never starts).
-
-    The disconnect is awaited on the ASGI ``receive`` channel itself (:func:`_client_gone`), not
-    polled with ``Request.is_disconnected``, whose zero-timeout receive could miss it for a job
-    already running (seen intermittently on a 2-core machine)."""
-    waiting = asyncio.wrap_future(future)
-    gone = asyncio.ensure_future(_client_gone(request))
-    try:
-        done, _ = await asyncio.wait({waiting, gone}, return_when=asyncio.FIRST_COMPLETED)
-        if waiting in done:
-            return
-        if not job.request_cancel("the client left"):
-            await asyncio.wait({waiting})  # the worker stops at its next batch: then delete
-        raise ClientGone()
-    finally:
-        gone.cancel()
-
-
-async def _client_gone(request: Request) -> None:
-    """Return once the client has disconnected: the body is read by now, so the only message
-    left to come on the request's ``receive`` channel is ``http.disconnect``."""
-    while (await request.receive())["type"] != "http.disconnect":
-        await asyncio.sleep(DISCONNECT_POLL_S)  # a stray empty body message: do not spin
 
 
 def _add_png_route(
