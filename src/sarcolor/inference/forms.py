@@ -2,8 +2,8 @@
 
 :data:`FORMS` are :data:`sarcolor.models.fast.FORMS` (``eager``, ``channels_last``, ``folded``,
 ``prepacked``: PyTorch, built by :func:`~sarcolor.models.fast.inference_model`) and
-``onnxruntime``: the generator, BatchNorm folded, exported to ONNX in memory (as ``sarcolor
-export`` does) and run by ONNX Runtime's CPU kernels (MLAS), fp32. On a 2-core AVX2-only AMD
+``onnxruntime``: the generator, BatchNorm folded, exported to ONNX (``sarcolor export``'s
+graph, cached as below) and run by ONNX Runtime's CPU kernels (MLAS), fp32. On a 2-core AVX2-only AMD
 EPYC (family 25), U-Net ngf 64, batch 8, fp32, alternating in one process (img/s, medians of 5):
 the plain reference 4.6, eager 5.1, channels_last 6.1, folded 6.7, prepacked 3.9,
 ``torch.compile`` with freezing 7.5 (after 31 s of compiling, again per batch size),
