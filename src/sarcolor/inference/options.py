@@ -36,8 +36,8 @@ class InferenceOptions:
         help="the generator's form on CPU: eager (as trained), channels_last, folded (BatchNorm folded "
         "into the convolutions), prepacked (folded, oneDNN-prepacked weights) or onnxruntime (folded, "
         "exported to ONNX once, cached, and run by ONNX Runtime, fp32; needs the onnx extra); auto: "
-        "the fastest measured on this CPU at first use, remembered in the cache folder ($SARCOLOR_CACHE_DIR, else "
-        "~/.cache/sarcolor); outputs agree to float rounding",
+        "the fastest measured on this CPU at first use, remembered in the cache folder "
+        "($SARCOLOR_CACHE_DIR, else ~/.cache/sarcolor); outputs agree to float rounding",
     )
     overlap: int = option(
         64, low=0, high=255, help="overlap of neighbouring 256×256 tiles in pixels, blended without seams"
