@@ -151,6 +151,7 @@ def untrained_checkpoint(
     gain: float = 1.0,
     terrains: Sequence[str] = (),
     target: str = "rgb",
+    sar_levels: str = "as-read",
 ) -> Path:
     """A real checkpoint of a freshly initialised model (seeded) taking ``bands``, predicting
     ``target`` (``grey``: one output channel).
@@ -165,7 +166,7 @@ def untrained_checkpoint(
 
     cfg = Config().replace(
         data={"terrains": list(terrains)},  # as `train --terrain` stores them
-        preprocess={"bands": list(bands), "sar_scale": "db", "target": target},
+        preprocess={"bands": list(bands), "sar_scale": "db", "target": target, "sar_levels": sar_levels},
         model={"ngf": ngf, "ndf": ngf},
     )
     torch.manual_seed(0)

@@ -12,9 +12,13 @@ from sarcolor.data.io import read_image
 from sarcolor.data.preprocess import (
     AB_SCALE,
     L_SCALE,
+    SAR_LEVEL_MEAN,
+    SAR_LEVEL_STD,
     decode_output,
     encode_input,
     encode_target,
+    sar_stats,
+    standardise_sar,
     to_grey,
 )
 
@@ -78,3 +82,45 @@ def test_ab_target_needs_l_input():
 
     with pytest.raises(SarcolorError, match="--target ab needs --input optical-l"):
         PreprocessConfig("sar", "ab").validate()
+
+
+def real_sar(real_sen12) -> torch.Tensor:
+    """The real SEN1-2 SAR patch of ``real_sen12`` as (1, 1, 256, 256) in [0, 1]."""
+    grey = read_image(real_sen12 / "agri" / "s1" / "ROIs1868_summer_s1_59_p30.png")
+    return torch.from_numpy(grey).permute(2, 0, 1)[None, :1]
+
+
+def test_standardised_levels_do_not_depend_on_a_release_s_brightness(real_sen12):
+    sar = real_sar(real_sen12)
+    # scene90 of SEN1-2 as released: bright and flat (mean 216, std 19 of 255) — the same radar, re-levelled
+    bright = ((sar - sar.mean()) / sar.std() * (19 / 255) + 216 / 255).clamp(0, 1)
+    std_cfg, raw_cfg = PreprocessConfig(sar_levels="standardise"), PreprocessConfig()
+    same = encode_input(bright, std_cfg) - encode_input(sar, std_cfg)
+    assert same.abs().mean() < 0.02  # identical but for 8-bit-free clipping at the ends
+    assert (encode_input(bright, raw_cfg) - encode_input(sar, raw_cfg)).abs().mean() > 0.5
+    levels = (encode_input(bright, std_cfg) + 1) / 2
+    assert levels.mean().item() == pytest.approx(SAR_LEVEL_MEAN, abs=0.01)
+    assert levels.std().item() == pytest.approx(SAR_LEVEL_STD, abs=0.01)
+
+
+def test_standardising_with_given_statistics_is_what_tiles_of_one_image_share(real_sen12):
+    sar = real_sar(real_sen12)
+    cfg = PreprocessConfig(sar_levels="standardise")
+    whole = sar_stats(sar)  # (1, 1, 2)
+    assert whole[0, 0, 0].item() == pytest.approx(sar.mean().item(), abs=1e-5)
+    assert whole[0, 0, 1].item() == pytest.approx(sar.std(correction=0).item(), abs=1e-5)
+    tile = sar[..., :64, :64]
+    own, shared = encode_input(tile, cfg), encode_input(tile, cfg, whole)
+    assert torch.equal(shared, standardise_sar(tile, whole) * 2 - 1)
+    assert (own - shared).abs().max() > 0.05  # a tile's own statistics are not its image's
+    valid = torch.zeros(1, 256, 256, dtype=torch.bool)
+    valid[:, :64, :64] = True
+    assert torch.allclose(sar_stats(sar, valid), sar_stats(tile), atol=1e-5)  # nodata left out
+
+
+def test_a_flat_image_is_not_stretched_into_noise():
+    flat = torch.full((1, 1, 32, 32), 0.8)
+    flat[..., 0, 0] = 0.8 + 1 / 255  # one 8-bit level apart
+    levels = (encode_input(flat, PreprocessConfig(sar_levels="standardise")) + 1) / 2
+    assert 0 < (levels.max() - levels.min()).item() * 255 < 6  # stretched at most ~5×, not to full range
+    assert levels.mean().item() == pytest.approx(SAR_LEVEL_MEAN, abs=0.01)

@@ -269,9 +269,9 @@ class _TileCounter:
     def __getattr__(self, name: str):
         return getattr(self._colorizer, name)
 
-    def predict(self, tiles, terrains=None):
+    def predict(self, tiles, terrains=None, stats=None):
         self._check()
-        out = self._colorizer.predict(tiles, terrains)
+        out = self._colorizer.predict(tiles, terrains, stats)
         self._job.tiles_done += len(tiles)
         return out
 

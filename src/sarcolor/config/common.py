@@ -6,6 +6,7 @@ from typing import Literal, get_args
 
 InputMode = Literal["sar", "optical-l"]
 TargetMode = Literal["rgb", "lab", "ab", "grey"]
+SarLevels = Literal["as-read", "standardise"]
 DeviceName = Literal["auto", "cpu", "cuda"]
 OnBadSample = Literal["error", "skip"]
 OnNonFinite = Literal["stop", "skip"]

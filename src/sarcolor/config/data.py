@@ -8,6 +8,7 @@ from sarcolor.config.common import (
     BAD_SAMPLE_HELP,
     InputMode,
     OnBadSample,
+    SarLevels,
     TargetMode,
     db_range_pair,
 )
@@ -58,6 +59,12 @@ class PreprocessConfig:
         help=f"speckle filter of the SAR input at training and colorizing alike: {', '.join(FILTERS)}; "
         "e.g. lee:7",
         default_text="none",
+    )
+    sar_levels: SarLevels = option(
+        "as-read",
+        help="SAR levels the generator sees: as-read, the radiometric scale as is; standardise, each "
+        "image (a training patch, a whole file or scene when colorizing) shifted and scaled to one mean "
+        "and spread per band, so releases and scenes of unlike brightness look alike to the model",
     )
     s2_max_reflectance: float = option(
         0.3,

@@ -127,6 +127,18 @@ def decide_scale(src, indexes: Sequence[int], scale: str) -> tuple[str, str]:
     check_scale(scale)
     if scale != "auto":
         return scale, f"--sar-scale {scale}"
+    found, dtype = sample_values(src, indexes)
+    decided, reason = detect_scale(found, dtype)
+    return decided, f"auto: {reason}"
+
+
+def sample_values(src, indexes: Sequence[int]) -> tuple[np.ndarray, np.dtype]:
+    """(C, n) valid raw values of a sample of ``src`` (as :func:`decide_scale` describes) and
+    their data type; what the scale is decided from and a scene's levels are measured on.
+
+    Raises:
+        SarcolorError: the raster has no valid pixel.
+    """
     if src.height * src.width <= SCALE_SAMPLE * SCALE_SAMPLE:
         values, valid = read_window(src, indexes)
         found, dtype = values[:, valid], values.dtype
@@ -138,8 +150,7 @@ def decide_scale(src, indexes: Sequence[int], scale: str) -> tuple[str, str]:
             found = valid_pixels(src, indexes, SCALE_SAMPLE * SCALE_SAMPLE)
     if not found.size:
         raise SarcolorError(f"{src.name}: no valid pixel (all nodata, NaN or Inf)")
-    decided, reason = detect_scale(found, dtype)
-    return decided, f"auto: {reason}"
+    return found, dtype
 
 
 def sample_windows(src, side: int = SCALE_SAMPLE // SCALE_WINDOWS, grid: int = SCALE_WINDOWS) -> list:

@@ -28,6 +28,9 @@ from sarcolor.sar.radiometry import linear_to_unit, unit_to_linear
 from sarcolor.sar.speckle import despeckle
 
 AB_SCALE: float = 110.0
+SAR_LEVEL_MEAN: float = 0.5  # a standardised band's mean, [0, 1] scale (SEN1-2's Kaggle PNGs: 0.49–0.51)
+SAR_LEVEL_STD: float = 0.21  # …and standard deviation (those PNGs: 0.20–0.22)
+_FLAT_STD: float = 0.04  # a flatter band (real SAR: ≥ 0.07) is stretched no more than 0.21 / 0.04 ≈ 5×
 L_SCALE: float = 50.0
 _LUMA = (0.299, 0.587, 0.114)
 
@@ -45,25 +48,61 @@ def to_rgb(image: torch.Tensor) -> torch.Tensor:
     return image.expand(-1, 3, -1, -1) if image.shape[1] == 1 else image
 
 
-def encode_input(image: torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:
+def encode_input(
+    image: torch.Tensor, cfg: PreprocessConfig, stats: torch.Tensor | None = None
+) -> torch.Tensor:
     """The generator's input: (B, C, H, W) in [0, 1] → (B, in_channels, H, W) in [-1, 1].
 
     ``image`` is the SAR image for ``input='sar'`` (one channel per band in the radiometric
     scale of :mod:`sarcolor.sar.radiometry`; a one-band model reduces RGB to grey) and the
-    optical image for ``optical-l``. The configured speckle filter runs here, so training and
-    colorizing filter alike.
+    optical image for ``optical-l``. The level standardisation (``sar_levels``) and then the
+    configured speckle filter run here, so training and colorizing treat the input alike.
+    ``stats`` (B, in_channels, 2) are the level statistics of the images the tiles were cut
+    from (:func:`sar_stats`); by default each tile's own.
     """
     if cfg.input == "sar":
-        sar = to_grey(image) if cfg.in_channels == 1 else image
+        sar = sar_input(image, cfg)
         if sar.shape[1] != cfg.in_channels:
             raise SarcolorError(
                 f"the model takes {cfg.in_channels} SAR band(s) ({', '.join(cfg.bands)}), got {sar.shape[1]}"
             )
+        if cfg.sar_levels == "standardise":
+            sar = standardise_sar(sar, sar_stats(sar) if stats is None else stats)
         if cfg.despeckle:
             sar = despeckle_unit(sar, cfg)
         return sar * 2.0 - 1.0
     lightness = rgb_to_lab(to_rgb(image).clamp(0.0, 1.0))[:, :1]
     return lightness / L_SCALE - 1.0
+
+
+def sar_input(image: torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:
+    """(B, C, H, W) SAR in [0, 1] → the (B, in_channels, H, W) bands :func:`encode_input` takes."""
+    return to_grey(image) if cfg.in_channels == 1 else image
+
+
+def sar_stats(sar: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, C, H, W) SAR in [0, 1] → (B, C, 2): each band's mean and standard deviation.
+
+    ``valid`` (B, H, W) bool, if given, limits them to the pixels it marks (nodata excluded).
+    """
+    values = sar.float().flatten(2)  # (B, C, N)
+    if valid is None:
+        std, mean = torch.std_mean(values, dim=2, correction=0)
+        return torch.stack([mean, std], dim=2)
+    weight = valid.flatten(1)[:, None, :].to(values.dtype)  # (B, 1, N)
+    count = weight.sum(dim=2).clamp_min(1.0)
+    mean = (values * weight).sum(dim=2) / count
+    var = ((values - mean[..., None]) ** 2 * weight).sum(dim=2) / count
+    return torch.stack([mean, var.sqrt()], dim=2)
+
+
+def standardise_sar(sar: torch.Tensor, stats: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) SAR in [0, 1] with its images' ``stats`` (B, C, 2) → each band at the mean
+    :data:`SAR_LEVEL_MEAN` and spread :data:`SAR_LEVEL_STD`, clipped to [0, 1]."""
+    stats = stats.to(device=sar.device, dtype=torch.float32)
+    mean, std = stats[..., 0, None, None], stats[..., 1, None, None].clamp_min(_FLAT_STD)
+    out = (sar.float() - mean) * (SAR_LEVEL_STD / std) + SAR_LEVEL_MEAN
+    return out.clamp(0.0, 1.0).to(sar.dtype)
 
 
 def despeckle_unit(sar: torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:

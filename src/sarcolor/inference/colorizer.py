@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from sarcolor.checkpoint import CheckpointMeta, resolve_checkpoint
 from sarcolor.config import Config
-from sarcolor.data.preprocess import decode_output, encode_input, to_grey, to_rgb
+from sarcolor.data.preprocess import decode_output, encode_input, sar_input, sar_stats, to_grey, to_rgb
 from sarcolor.errors import SarcolorError
 from sarcolor.inference.autotune import FormChoice, choose_form
 from sarcolor.inference.backend import Backend, check_finite_output, is_onnx, loaded_generator
@@ -138,26 +138,42 @@ class Colorizer:
         blenders = [Blender(p, 3, self.window) for p in plans]
         pre = self.config.preprocess
         channels = pre.in_channels if pre.input == "sar" else 3
-        padded = [pad_to_plan(_with_channels(im, channels), p) for im, p in zip(images, plans, strict=True)]
+        shaped = [_with_channels(im, channels) for im in images]
+        stats = [self.level_stats(im) for im in shaped]
+        padded = [pad_to_plan(im, p) for im, p in zip(shaped, plans, strict=True)]
         jobs = [(i, o) for i, p in enumerate(plans) for o in p.origins]
         bar = tqdm(total=len(jobs), desc="tiles", unit="tile", disable=not progress, leave=False)
         for chunk in chunked(jobs, self.batch_size):
             tiles = np.stack([padded[i][top : top + TILE, left : left + TILE] for i, (top, left) in chunk])
             tile_terrains = None if terrains is None else [terrains[i] for i, _ in chunk]
-            out = self.predict(torch.from_numpy(tiles).permute(0, 3, 1, 2), tile_terrains)
+            tile_stats = None if stats[0] is None else torch.stack([stats[i] for i, _ in chunk])
+            out = self.predict(torch.from_numpy(tiles).permute(0, 3, 1, 2), tile_terrains, tile_stats)
             for (i, origin), tile_rgb in zip(chunk, out, strict=True):
                 blenders[i].add(origin, tile_rgb)
             bar.update(len(chunk))
         bar.close()
         return [b.result() for b in blenders]
 
+    def level_stats(self, image: np.ndarray) -> torch.Tensor | None:
+        """(H, W, C) image as tiled → the (in_channels, 2) level statistics its tiles share
+        (``sar_levels='standardise'``, :func:`~sarcolor.data.preprocess.sar_stats`), else None."""
+        pre = self.config.preprocess
+        if pre.input != "sar" or pre.sar_levels != "standardise":
+            return None
+        sar = sar_input(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None], pre)
+        return sar_stats(sar)[0]
+
     @torch.inference_mode()
-    def predict(self, tiles: torch.Tensor, terrains: Sequence[str] | None = None) -> np.ndarray:
+    def predict(
+        self, tiles: torch.Tensor, terrains: Sequence[str] | None = None, stats: torch.Tensor | None = None
+    ) -> np.ndarray:
         """(B, C, H, W) images in [0, 1] (SAR in its radiometric scale) → (B, H, W, 3) sRGB float32.
 
         ``terrains`` (B names) feed a conditioned generator, which needs them; plain ones ignore it.
+        ``stats`` (B, in_channels, 2): the level statistics of the images the tiles come from
+        (:meth:`level_stats`), for a model that standardises its input; by default each tile's own.
         """
-        net_in = encode_input(tiles.to(self.device), self.config.preprocess)
+        net_in = encode_input(tiles.to(self.device), self.config.preprocess, stats)
         out = self.model(condition_input(net_in, terrains, self.config))
         check_finite_output(out, self.path)
         rgb = decode_output(out, net_in, self.config.preprocess)

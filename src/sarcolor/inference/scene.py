@@ -36,9 +36,11 @@ from sarcolor.data.geotiff import (
     decide_scale,
     open_raster,
     read_window,
+    sample_values,
     sar_unit,
     select_bands,
 )
+from sarcolor.data.preprocess import sar_stats
 from sarcolor.errors import SarcolorError
 from sarcolor.inference.colorizer import TILE, Colorizer, chunked
 from sarcolor.inference.options import MAX_LEVEL, Compression, SceneOptions
@@ -131,6 +133,16 @@ class _SceneWriter:
         self.rows = tile_starts(src.height, TILE, colorizer.overlap)
         self.cols = tile_starts(src.width, TILE, colorizer.overlap)
         self.bands = pre.image_bands  # 1 for a grey model: a 1-band GeoTIFF
+        self.stats = self._level_stats()
+
+    def _level_stats(self) -> torch.Tensor | None:
+        """The scene's (C, 2) level statistics, measured on its sample (:func:`sample_values`),
+        that every tile is standardised with (``sar_levels='standardise'``), else None."""
+        if self.colorizer.config.preprocess.sar_levels != "standardise":
+            return None
+        found, _ = sample_values(self.src, self.indexes)  # (C, n)
+        unit = sar_unit(found[:, None, :], self.scale, self.ranges, self.calibration)  # (C, 1, n)
+        return sar_stats(unit[None])[0]
 
     def profile(self, compress: str) -> dict:
         src, alpha = self.src, self.options.alpha
@@ -257,7 +269,8 @@ class _SceneWriter:
         self.report.skipped += strip.skipped
         bar.update(strip.skipped)
         for lefts, tiles in strip.batches:
-            rgb = torch.from_numpy(self.colorizer.predict(tiles))  # (B, T, T, 3)
+            stats = None if self.stats is None else self.stats.expand(len(tiles), -1, -1)
+            rgb = torch.from_numpy(self.colorizer.predict(tiles, None, stats))  # (B, T, T, 3)
             rgb.mul_(window[None, :, :, None])  # weighted in place: no temporary per tile
             for left, tile_rgb in zip(lefts, rgb, strict=True):
                 buffer.add(strip.top, left, tile_rgb, window)

@@ -107,6 +107,11 @@ class TerrainRouter:
     def despeckle_note(self) -> str:
         return self.first.despeckle_note
 
+    def level_stats(self, image: np.ndarray) -> torch.Tensor | None:
+        """As :meth:`Colorizer.level_stats`, for whichever members standardise (all read alike)."""
+        found = (member.level_stats(image) for member in self.models.values())
+        return next((stats for stats in found if stats is not None), None)
+
     def terrains_of(self, tiles: torch.Tensor, given: Sequence[str] | None) -> list[str]:
         """The terrain of each tile: named, given, or classified (confidences are tallied)."""
         n = tiles.shape[0]
@@ -126,8 +131,11 @@ class TerrainRouter:
         return [name for name, _ in answers]
 
     @torch.inference_mode()
-    def predict(self, tiles: torch.Tensor, terrains: Sequence[str] | None = None) -> np.ndarray:
-        """(B, C, H, W) SAR in [0, 1] → (B, H, W, 3) sRGB, each tile by its terrain's model."""
+    def predict(
+        self, tiles: torch.Tensor, terrains: Sequence[str] | None = None, stats: torch.Tensor | None = None
+    ) -> np.ndarray:
+        """(B, C, H, W) SAR in [0, 1] → (B, H, W, 3) sRGB, each tile by its terrain's model
+        (``stats`` as in :meth:`Colorizer.predict`)."""
         names = self.terrains_of(tiles, terrains)
         self.counts.update(names)
         out: np.ndarray | None = None
@@ -138,7 +146,7 @@ class TerrainRouter:
                     f"terrain {name!r} has no model in this set (it covers {', '.join(sorted(self.models))})"
                 )
             index = [i for i, t in enumerate(names) if t == name]
-            rgb = member.predict(tiles[index], [name] * len(index))
+            rgb = member.predict(tiles[index], [name] * len(index), None if stats is None else stats[index])
             if out is None:
                 out = np.empty((tiles.shape[0], *rgb.shape[1:]), np.float32)
             out[index] = rgb
