@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 InputMode = Literal["sar", "optical-l"]
-TargetMode = Literal["rgb", "lab", "ab", "grey"]
+TargetMode = Literal["rgb", "lab", "ab", "grey", "tinted"]
 SarLevels = Literal["as-read", "standardise"]
 DeviceName = Literal["auto", "cpu", "cuda"]
 OnBadSample = Literal["error", "skip"]
@@ -43,6 +43,14 @@ def tri_state(text: str) -> bool | None:
     if text not in table:
         raise ValueError(f"expected auto, on or off, got {text!r}")
     return table[text]
+
+
+def rgb_triple(text: str) -> list[float]:
+    """``0.9,1.0,1.2`` → ``[0.9, 1.0, 1.2]`` (a ``--tint`` value)."""
+    parts = text.split(",")
+    if len(parts) != 3:
+        raise ValueError(f"expected R,G,B, e.g. 0.9,1.0,1.2; got {text!r}")
+    return [float(p) for p in parts]
 
 
 def db_range_pair(text: str) -> list[float]:

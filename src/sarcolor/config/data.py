@@ -11,6 +11,7 @@ from sarcolor.config.common import (
     SarLevels,
     TargetMode,
     db_range_pair,
+    rgb_triple,
 )
 from sarcolor.errors import SarcolorError
 from sarcolor.options import check_fields, option
@@ -28,8 +29,16 @@ class PreprocessConfig:
     )
     target: TargetMode = option(
         "rgb",
-        help="what the generator predicts: sRGB, L*a*b*, a*b* recombined with L* (optical-l), or grey "
-        "(one channel, ITU-R 601 luma of the optical image; written as 1-band images, scored on grey)",
+        help="what the generator predicts: sRGB, L*a*b*, a*b* recombined with L* (optical-l), grey "
+        "(one channel, ITU-R 601 luma of the optical image; written as 1-band images, scored on grey), "
+        "or tinted (that luma, written and scored in colour as luma × --tint)",
+    )
+    tint: list[float] = option(
+        default_factory=list,
+        metavar="R,G,B",
+        parse=rgb_triple,
+        help="--target tinted: the colour of luma 1 (a brightness of Y is written as Y·R, Y·G, Y·B)",
+        default_text="the training pairs' mean colour, scaled to luma 1",
     )
     bands: list[str] = option(
         default_factory=lambda: ["VV"],
@@ -78,8 +87,14 @@ class PreprocessConfig:
         check_fields(self, source, "preprocess.")
         if self.target == "ab" and self.input != "optical-l":
             raise SarcolorError(f"{source}: --target ab needs --input optical-l (a*b* is recombined with L*)")
-        if self.target == "grey" and self.input != "sar":
-            raise SarcolorError(f"{source}: --target grey needs --input sar (grey from L* is L* itself)")
+        if self.target in ("grey", "tinted") and self.input != "sar":
+            raise SarcolorError(
+                f"{source}: --target {self.target} needs --input sar (luma from L* is L* itself)"
+            )
+        if self.tint and (len(self.tint) != 3 or min(self.tint) < 0 or max(self.tint) <= 0):
+            raise SarcolorError(
+                f"{source}: --tint must be three non-negative numbers, not all 0; got {self.tint}"
+            )
         if not self.bands or len({b.upper() for b in self.bands}) != len(self.bands):
             raise SarcolorError(f"{source}: preprocess.bands must name distinct bands, got {self.bands}")
         if self.input != "sar" and len(self.bands) != 1:
@@ -101,7 +116,7 @@ class PreprocessConfig:
 
     @property
     def out_channels(self) -> int:
-        return {"ab": 2, "grey": 1}.get(self.target, 3)
+        return {"ab": 2, "grey": 1, "tinted": 1}.get(self.target, 3)
 
     @property
     def image_bands(self) -> int:

@@ -14,10 +14,14 @@ which is stored in each checkpoint, so training and inference always agree.
   ``ab`` → ``(a*/110, b*/110)``. sRGB colours have |a*|, |b*| < 110, so tanh outputs cover them.
   ``grey`` → ``2·Y − 1`` with Y the ITU-R 601 luma of the optical image (PIL's ``convert("L")``
   up to rounding; a grey file is taken as is): decoded, it is grey repeated in R, G and B, and
-  :func:`scored_image` takes the one channel back for files and scores.
+  :func:`scored_image` takes the one channel back for files and scores. ``tinted`` is trained
+  as ``grey`` and decoded in colour: ``Y·tint`` (``tint``, three numbers of luma 1, is fitted on
+  the training pairs' mean colour and stored; brightness from the radar, chroma from the prior).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from kornia.color import lab_to_rgb, rgb_to_lab
@@ -41,6 +45,12 @@ def to_grey(image: torch.Tensor) -> torch.Tensor:
         return image
     weights = image.new_tensor(_LUMA).view(1, 3, 1, 1)
     return (image * weights).sum(dim=1, keepdim=True)
+
+
+def tint_of(mean_rgb: Sequence[float]) -> list[float]:
+    """A mean colour (R, G, B) → the same colour at luma 1: what ``--target tinted`` multiplies by."""
+    luma = sum(w * c for w, c in zip(_LUMA, mean_rgb, strict=True))
+    return [round(c / luma, 6) for c in mean_rgb] if luma > 0 else [1.0, 1.0, 1.0]
 
 
 def to_rgb(image: torch.Tensor) -> torch.Tensor:
@@ -120,7 +130,7 @@ def encode_target(rgb: torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:
     """The generator's target: (B, 3, H, W) sRGB in [0, 1] → (B, out_channels, H, W) in [-1, 1]."""
     if cfg.target == "rgb":
         return rgb * 2.0 - 1.0
-    if cfg.target == "grey":
+    if cfg.target in ("grey", "tinted"):
         return to_grey(rgb) * 2.0 - 1.0
     lab = rgb_to_lab(rgb.clamp(0.0, 1.0))
     ab = lab[:, 1:] / AB_SCALE
@@ -136,6 +146,9 @@ def decode_output(output: torch.Tensor, net_input: torch.Tensor, cfg: Preprocess
     """
     if cfg.target in ("rgb", "grey"):  # grey: repeated into its own memory (callers write in place)
         return to_rgb(((output + 1.0) * 0.5).clamp(0.0, 1.0)).contiguous()
+    if cfg.target == "tinted":
+        tint = output.new_tensor(cfg.tint or [1.0, 1.0, 1.0]).view(1, 3, 1, 1)
+        return (((output[:, :1] + 1.0) * 0.5).clamp(0.0, 1.0) * tint).clamp(0.0, 1.0)
     if cfg.target == "ab":
         lightness = (net_input[:, :1] + 1.0) * L_SCALE
         ab = output[:, :2] * AB_SCALE

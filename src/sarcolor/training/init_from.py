@@ -35,9 +35,9 @@ from sarcolor.errors import SarcolorError
 from sarcolor.models.weights import check_fits, load_state, read_checkpoint
 from sarcolor.options import field_named, flag_of, option_of
 
-KEPT_PREPROCESS: tuple[str, ...] = ("input", "target", "bands", "db_ranges", "despeckle")
+KEPT_PREPROCESS: tuple[str, ...] = ("input", "target", "bands", "db_ranges", "despeckle", "sar_levels")
 FRESH_MODEL: tuple[str, ...] = ("ndf",)  # the discriminator starts anew
-WIDENED_TARGETS: dict[str, tuple[str, ...]] = {"grey": ("rgb",)}  # grey → R = G = B at step 0
+WIDENED_TARGETS: dict[str, tuple[str, ...]] = {"grey": ("rgb", "tinted")}  # grey → R = G = B at step 0
 
 
 def init_config(cfg: Config, checkpoint: str | Path, given: Iterable[tuple[str, str]] = ()) -> Config:

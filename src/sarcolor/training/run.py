@@ -18,6 +18,7 @@ import torch
 from sarcolor.checkpoint import CheckpointMeta, TrainingPairs, read_meta, resolve_checkpoint
 from sarcolor.config import DEFAULT_EPOCHS, Config, TrainConfig
 from sarcolor.data.pairs import Discovery, Pair
+from sarcolor.data.preprocess import tint_of
 from sarcolor.data.sources import discover_pairs, source_of
 from sarcolor.data.split import Split, split_for
 from sarcolor.errors import SarcolorError, quote
@@ -113,6 +114,9 @@ def prepare(
         train_pairs = _drop_bad(train_pairs, fit.bad, cfg.data.on_bad_sample, echo)
         training = TrainingPairs(fit.pairs, sorted(p.name for p, _ in fit.bad))
         meta = replace(meta, baselines=fit.baselines.to_json(), training=training)
+        if cfg.preprocess.target == "tinted" and not cfg.preprocess.tint:
+            cfg = cfg.replace(preprocess={"tint": tint_of(fit.baselines.mean_rgb)})
+            echo(f"tint (the training pairs' mean colour at luma 1): {cfg.preprocess.tint}")
     meta = replace(meta, config=cfg, run={})
     total = total_steps_for(cfg.train, len(train_pairs))
     if meta.step >= total:
