@@ -24,6 +24,7 @@ from sarcolor.config import Config
 from sarcolor.data.sources import discover_pairs
 from sarcolor.evaluation.evaluate import evaluate, write_json
 from sarcolor.runtime import resolve_device
+from sarcolor.training.colour_stage import colour_stage
 from sarcolor.training.trainer import train
 
 
@@ -36,9 +37,10 @@ def machine_name(device: str) -> str:
 def init_suffix(args: argparse.Namespace) -> str:
     """What a run's label gains when its generator starts from another (so that runs from
     scratch and from a pretrained generator never share a folder or a table row)."""
+    fit = "+colour-stage" if getattr(args, "colour_stage", False) else ""
     if args.pretrained is not None:
-        return f"+{args.pretrained.stem}"
-    return f"+nuaa{args.budget['pretrain_steps']}" if args.pretrain else ""
+        return f"+{args.pretrained.stem}{fit}"
+    return (f"+nuaa{args.budget['pretrain_steps']}" if args.pretrain else "") + fit
 
 
 def start_from(args: argparse.Namespace, cfg: Config, label: str, seed: int, work: Path) -> Path | None:
@@ -70,7 +72,19 @@ def final(args: argparse.Namespace, command: str, label: str, cfg: Config) -> No
         cfg = fine_tune_config(cfg, init)
     run_dir = work / (label + init_suffix(args)) / f"seed{seed}"
     found = sorted((run_dir / "checkpoints").glob("*.safetensors"))
-    if found and read_meta(found[-1]).step >= cfg.train.steps:
+    if args.colour_stage:  # the grey generator's colour stage fitted on every colour scene
+        if init is None:
+            raise SystemExit("--colour-stage needs the grey generator: --pretrain or --pretrained")
+        out = run_dir / "checkpoints" / "colour_stage.safetensors"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        print(
+            f"fitting the colour stage on {len(scenes)} colour scenes ({', '.join(scenes)}) → {out}",
+            flush=True,
+        )
+        checkpoint = colour_stage(
+            init, root, out, {"val_fraction": 0.0, "test_fraction": 0.0}, device=args.device
+        )
+    elif found and read_meta(found[-1]).step >= cfg.train.steps:
         checkpoint = found[-1]
     else:
         print(
@@ -104,7 +118,7 @@ def final(args: argparse.Namespace, command: str, label: str, cfg: Config) -> No
         "torch": torch.__version__,
         "date": datetime.date.today().isoformat(),
         "variant": label + init_suffix(args),
-        "config": cfg.to_dict(),
+        "config": read_meta(checkpoint).config.to_dict(),
         "init_from": str(init) if init is not None else None,
         "budget": args.budget,
         "seed": seed,

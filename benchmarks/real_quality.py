@@ -70,6 +70,7 @@ from sarcolor.evaluation.periodic import PERIODS, grid_scores
 from sarcolor.models import build_networks
 from sarcolor.runtime import resolve_device, resolve_precision
 from sarcolor.synthetic import make_synthetic_dataset
+from sarcolor.training.colour_stage import colour_stage
 from sarcolor.training.pix2pix import Pix2Pix
 from sarcolor.training.recipes import apply_recipe, given_fields
 from sarcolor.training.trainer import train
@@ -89,9 +90,13 @@ BUDGETS = {
     },
 }  # fmt: skip
 LR_DECAY_FRACTION = 0.5
-# The recommended recipe for real colour data, trained by --final (with the NUAA pretraining).
-FINAL_VARIANT = "recommended=pix2pix,model.upsample=resize,train.lambda_l1=10000"
+# The recommended recipe for real colour data, trained by --final: the NUAA grey pretraining (SAR
+# levels standardised), then the colour stage fitted on the colour scenes (no colour training).
+FINAL_VARIANT = (
+    "recommended=pix2pix,model.upsample=resize,train.lambda_l1=10000,preprocess.sar_levels=standardise"
+)
 FINAL_PRETRAIN = True
+FINAL_COLOUR_STAGE = True
 
 
 def fold_config(recipe: str, values: dict, budget: dict, seed: int, device: str) -> Config:
@@ -124,10 +129,30 @@ def run_one(cfg: Config, run_dir: Path, device: str, init_from: Path | None = No
     result = train(cfg, run_dir, init_from=init_from, progress=False, echo=lambda _: None)
     if result.interrupted:  # never store the scores of a half-trained model as the run's
         raise SystemExit(f"{run_dir}: interrupted at step {result.step}")
-    seconds = time.perf_counter() - start
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return scored(result.checkpoint, run_dir, device, time.perf_counter() - start, records, init_from)
+
+
+def fit_one(init: Path, root: Path, fold: str, run_dir: Path, device: str) -> dict:
+    """``--colour-stage``: the colour stage of the grey generator ``init`` fitted on every scene
+    but ``fold`` (:mod:`sarcolor.training.colour_stage`; no colour training), scored as a run."""
+    start = time.perf_counter()
+    split = {"holdout_terrain": fold, "val_fraction": 0.0, "test_fraction": 0.0}
+    out = run_dir / "checkpoints" / "colour_stage.safetensors"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint = colour_stage(init, root, out, split, device=device, echo=lambda _: None)
+    return scored(checkpoint, run_dir, device, time.perf_counter() - start, [], init)
+
+
+def scored(
+    checkpoint: Path, run_dir: Path, device: str, seconds: float, records: list[dict], init_from: Path | None
+) -> dict:
+    """A run's record: ``checkpoint`` evaluated on its test split, its outputs' periodic patterns,
+    and what its training logged (``records``)."""
+    cfg = read_meta(checkpoint).config
     preds = run_dir / "test_predictions"
     ev = evaluate(
-        result.checkpoint,
+        checkpoint,
         split="test",
         device=device,
         examples_path=run_dir / "test_examples.png",
@@ -136,7 +161,6 @@ def run_one(cfg: Config, run_dir: Path, device: str, init_from: Path | None = No
         progress=False,
     )
     summary = ev.summary()["all"]
-    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     speeds = [r["images_per_s"] for r in records if "images_per_s" in r][1:]  # the first holds warm-up
     g, d = build_networks(cfg)
     return {
@@ -150,7 +174,7 @@ def run_one(cfg: Config, run_dir: Path, device: str, init_from: Path | None = No
         "g_params": sum(p.numel() for p in g.parameters()),
         "d_params": sum(p.numel() for p in d.parameters()),
         "precision": resolve_precision(cfg.train.precision, torch.device(resolve_device(device))),
-        "last_losses": {k: v for k, v in records[-1].items() if k[:2] in ("D", "D_", "G_")},
+        "last_losses": {k: v for k, v in (records or [{}])[-1].items() if k[:2] in ("D", "D_", "G_")},
         "init_from": str(init_from) if init_from is not None else None,
         "config": cfg.to_dict(),
     }
@@ -158,7 +182,7 @@ def run_one(cfg: Config, run_dir: Path, device: str, init_from: Path | None = No
 
 def periodic_scores(cfg: Config, run_dir: Path) -> dict:
     """The periodic-pattern scores of the saved test predictions and of their targets."""
-    checkpoint = sorted((run_dir / "checkpoints").glob("*.safetensors"))[-1]
+    checkpoint = sorted((run_dir / "checkpoints").glob("*.safetensors"))[-1]  # a run keeps one
     pairs = select_split(discover_pairs(cfg.data.root).pairs, read_meta(checkpoint).split, "test")
     outputs = [
         read_image(run_dir / "test_predictions" / f"{source_of(p).prediction_stem(p)}.png") for p in pairs
@@ -244,6 +268,12 @@ def main() -> None:
     parser.add_argument("--pretrain", action="store_true", help="pretrain each generator on NUAA (grey)")
     parser.add_argument("--pretrain-steps", type=int, help="override the budget's NUAA pretraining steps")
     parser.add_argument("--pretrained", type=Path, help="start every generator from this checkpoint")
+    parser.add_argument(
+        "--colour-stage",
+        action="store_true",
+        help="no colour training: fit the colour stage of the (pretrained) grey generator on each "
+        "fold's training scenes (sarcolor fit-colour; the recommended recipe)",
+    )
     parser.add_argument("--nuaa", type=Path, default=NUAA_DATA, help="NUAA grey pairs (default: %(default)s)")
     parser.add_argument(
         "--final", action="store_true", help="train the recommended recipe on all colour data"
@@ -269,6 +299,10 @@ def main() -> None:
         torch.set_num_threads(min(2, torch.get_num_threads()))  # the budget is a 2-core CPU's
     if args.pretrain and args.pretrained is not None:
         raise SystemExit("give --pretrain (train one on NUAA) or --pretrained CKPT, not both")
+    if args.colour_stage and not (args.pretrain or args.pretrained is not None or args.final):
+        raise SystemExit(
+            "--colour-stage fits the colour stage of a grey generator: give --pretrain or --pretrained"
+        )
     if args.pretrain and not args.nuaa.is_dir():
         raise SystemExit(f"{args.nuaa}: NUAA grey pairs not found (give --nuaa DIR)")
     args.budget = budget
@@ -279,6 +313,8 @@ def main() -> None:
         label, recipe, values = parse_variant(args.variant[0] if args.variant else FINAL_VARIANT)
         if not args.variant and FINAL_PRETRAIN and args.pretrained is None:
             args.pretrain = True
+        if not args.variant and FINAL_COLOUR_STAGE:
+            args.colour_stage = True
         seed = (args.seeds or [0])[0]
         final(args, command.strip(), label, fold_config(recipe, values, budget, seed, args.device))
         return
@@ -313,10 +349,11 @@ def main() -> None:
                     if init is not None:
                         cfg = fine_tune_config(cfg, init)
                     t0 = time.perf_counter()
-                    record = cached(
-                        run_dir / "result.json",
-                        lambda: run_one(cfg, run_dir, args.device, init),  # noqa: B023
-                    )
+                    if args.colour_stage:
+                        make = lambda: fit_one(init, root, fold, run_dir, args.device)  # noqa: B023, E731
+                    else:
+                        make = lambda: run_one(cfg, run_dir, args.device, init)  # noqa: B023, E731
+                    record = cached(run_dir / "result.json", make)
                     record.update(variant=label, recipe=recipe, dataset=dataset, fold=fold, seed=seed)
                     results.append(record)
                     m, b = record["model"], record["baselines"]

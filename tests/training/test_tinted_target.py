@@ -35,8 +35,10 @@ def test_tinted_trains_on_luma_and_decodes_to_its_colour():
 
 
 def test_a_tint_must_be_a_colour():
-    with pytest.raises(SarcolorError, match="--tint must be three"):
-        PreprocessConfig(target="tinted", tint=[1.0, -1.0, 1.0]).validate()
+    with pytest.raises(SarcolorError, match="--tint must be three finite"):
+        PreprocessConfig(target="tinted", tint=[1.0, float("nan"), 1.0]).validate()
+    with pytest.raises(SarcolorError, match="--tint-offset must be three finite"):
+        PreprocessConfig(target="tinted", tint_offset=[0.1, 0.2]).validate()
     with pytest.raises(SarcolorError, match="--target tinted needs --input sar"):
         PreprocessConfig(input="optical-l", target="tinted").validate()
 

@@ -329,3 +329,24 @@ def demo(args: argparse.Namespace) -> int:
         progress=False if args.no_progress else None,
     )
     return 0 if result.beats_baseline else 1
+
+
+def fit_colour(args: argparse.Namespace) -> int:
+    """``sarcolor fit-colour``: a grey generator and a colour stage fitted on colour pairs."""
+    from sarcolor.training.colour_stage import colour_stage
+
+    out = Path(args.out)
+    if out.suffix != ".safetensors":
+        raise SarcolorError(f"{out}: --out must be a .safetensors file")
+    if out.exists() and out.resolve() == Path(args.checkpoint).resolve():
+        raise SarcolorError(f"{out}: --out must not be the --checkpoint it reads")
+    written = colour_stage(
+        args.checkpoint,
+        args.data,
+        out,
+        given(args, DataConfig, prefix="data."),
+        device=getattr(args, "infer.device", None) or "auto",
+        progress=False if args.no_progress else None,
+    )
+    print(f"wrote {written}")
+    return 0

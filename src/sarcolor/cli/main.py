@@ -1,5 +1,5 @@
-"""The ``sarcolor`` command line: data, train, colorize, export, speed, evaluate, report, import,
-serve, models, train-terrain, demo.
+"""The ``sarcolor`` command line: data, train, colorize, export, speed, evaluate, fit-colour, report,
+import, serve, models, train-terrain, demo.
 
 The CLI only parses options and prints; the work is done by the library. Configuration flags
 are derived from the option declarations on the dataclasses (:mod:`sarcolor.flags`);
@@ -137,6 +137,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_options(p, OutputOptions, prefix="output.", names=["overwrite"], defaults=True)
     add_options(p, DataConfig, prefix="data.", group="split")
     p.set_defaults(func=commands.evaluate)
+
+    p = sub.add_parser(
+        "fit-colour",
+        help="turn a grey generator into a colour model: fit its colour stage on colour pairs (two-stage)",
+    )
+    p.add_argument("--checkpoint", required=True, metavar="CKPT", help="a --target grey (or tinted) model")
+    p.add_argument(
+        "--data", required=True, metavar="DIR", help="colour pairs (any layout `sarcolor data` reads)"
+    )
+    p.add_argument("--out", required=True, metavar="FILE.safetensors", help="the colour model written")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_options(p, InferenceOptions, prefix="infer.", names=["device"], defaults=True)
+    add_options(p, DataConfig, prefix="data.", group="split")
+    p.set_defaults(func=commands.fit_colour)
 
     p = sub.add_parser("report", help="one self-contained HTML report (+ Markdown) of one or more runs")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (several: compared side by side)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from sarcolor.config.common import (
@@ -31,14 +32,27 @@ class PreprocessConfig:
         "rgb",
         help="what the generator predicts: sRGB, L*a*b*, a*b* recombined with L* (optical-l), grey "
         "(one channel, ITU-R 601 luma of the optical image; written as 1-band images, scored on grey), "
-        "or tinted (that luma, written and scored in colour as luma × --tint)",
+        "or tinted (that luma, written and scored in colour as --tint-offset + --tint × luma)",
     )
     tint: list[float] = option(
         default_factory=list,
         metavar="R,G,B",
         parse=rgb_triple,
-        help="--target tinted: the colour of luma 1 (a brightness of Y is written as Y·R, Y·G, Y·B)",
+        help="--target tinted: each channel's gain on the luma Y (written as offset + gain·Y); "
+        "`sarcolor fit-colour` fits it and --tint-offset by least squares on colour pairs",
         default_text="the training pairs' mean colour, scaled to luma 1",
+    )
+    tint_smooth: bool = option(
+        True,
+        help="--target tinted: smooth the luma with the kernel [1,2,2,2,1]/8 (rows and columns) before "
+        "colouring it; it cancels the period-2 and period-4 pattern a U-Net decoder leaves",
+    )
+    tint_offset: list[float] = option(
+        default_factory=list,
+        metavar="R,G,B",
+        parse=rgb_triple,
+        help="--target tinted: each channel's offset (see --tint)",
+        default_text="0,0,0",
     )
     bands: list[str] = option(
         default_factory=lambda: ["VV"],
@@ -91,10 +105,9 @@ class PreprocessConfig:
             raise SarcolorError(
                 f"{source}: --target {self.target} needs --input sar (luma from L* is L* itself)"
             )
-        if self.tint and (len(self.tint) != 3 or min(self.tint) < 0 or max(self.tint) <= 0):
-            raise SarcolorError(
-                f"{source}: --tint must be three non-negative numbers, not all 0; got {self.tint}"
-            )
+        for name, values in (("--tint", self.tint), ("--tint-offset", self.tint_offset)):
+            if values and (len(values) != 3 or not all(math.isfinite(v) for v in values)):
+                raise SarcolorError(f"{source}: {name} must be three finite numbers (R,G,B); got {values}")
         if not self.bands or len({b.upper() for b in self.bands}) != len(self.bands):
             raise SarcolorError(f"{source}: preprocess.bands must name distinct bands, got {self.bands}")
         if self.input != "sar" and len(self.bands) != 1:

@@ -15,8 +15,9 @@ which is stored in each checkpoint, so training and inference always agree.
   ``grey`` → ``2·Y − 1`` with Y the ITU-R 601 luma of the optical image (PIL's ``convert("L")``
   up to rounding; a grey file is taken as is): decoded, it is grey repeated in R, G and B, and
   :func:`scored_image` takes the one channel back for files and scores. ``tinted`` is trained
-  as ``grey`` and decoded in colour: ``Y·tint`` (``tint``, three numbers of luma 1, is fitted on
-  the training pairs' mean colour and stored; brightness from the radar, chroma from the prior).
+  as ``grey`` and decoded in colour: ``tint_offset + tint·Y`` per channel (stored; at training
+  the mean colour at luma 1 and no offset, or fitted by least squares on colour pairs by
+  :mod:`sarcolor.training.colour_stage`): brightness from the radar, colour from the prior.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from kornia.color import lab_to_rgb, rgb_to_lab
 
 from sarcolor.config import PreprocessConfig
@@ -147,8 +149,12 @@ def decode_output(output: torch.Tensor, net_input: torch.Tensor, cfg: Preprocess
     if cfg.target in ("rgb", "grey"):  # grey: repeated into its own memory (callers write in place)
         return to_rgb(((output + 1.0) * 0.5).clamp(0.0, 1.0)).contiguous()
     if cfg.target == "tinted":
-        tint = output.new_tensor(cfg.tint or [1.0, 1.0, 1.0]).view(1, 3, 1, 1)
-        return (((output[:, :1] + 1.0) * 0.5).clamp(0.0, 1.0) * tint).clamp(0.0, 1.0)
+        gain = output.new_tensor(cfg.tint or [1.0, 1.0, 1.0]).view(1, 3, 1, 1)
+        offset = output.new_tensor(cfg.tint_offset or [0.0, 0.0, 0.0]).view(1, 3, 1, 1)
+        luma = ((output[:, :1] + 1.0) * 0.5).clamp(0.0, 1.0)
+        if cfg.tint_smooth:
+            luma = smooth_luma(luma)
+        return (offset + luma * gain).clamp(0.0, 1.0)
     if cfg.target == "ab":
         lightness = (net_input[:, :1] + 1.0) * L_SCALE
         ab = output[:, :2] * AB_SCALE
@@ -157,6 +163,18 @@ def decode_output(output: torch.Tensor, net_input: torch.Tensor, cfg: Preprocess
         ab = output[:, 1:3] * AB_SCALE
     lab = torch.cat([lightness.clamp(0.0, 100.0), ab], dim=1)
     return lab_to_rgb(lab, clip=True)
+
+
+def smooth_luma(luma: torch.Tensor) -> torch.Tensor:
+    """(B, 1, H, W) → the same smoothed by ``[1, 2, 2, 2, 1] / 8`` along rows and
+    columns (mirrored at the edges). Its response is 0 at periods of 2 and 4 pixels, where a
+    U-Net's ×2 upsampling leaves a pattern, 1 at constant, and ≥ 0.5 at periods of 9 or more."""
+    taps = luma.new_tensor([1.0, 2.0, 2.0, 2.0, 1.0]) / 8.0
+    pad = min(2, luma.shape[-2] - 1, luma.shape[-1] - 1)
+    out = F.pad(luma, (pad, pad, pad, pad), mode="reflect") if pad else luma
+    taps = taps[2 - pad : 3 + pad] / taps[2 - pad : 3 + pad].sum()
+    out = F.conv2d(out, taps.view(1, 1, 1, -1))
+    return F.conv2d(out, taps.view(1, 1, -1, 1))
 
 
 def scored_image(rgb: torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:
