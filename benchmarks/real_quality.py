@@ -21,9 +21,13 @@ grey pairs (``--nuaa``, ``--pretrain-steps``; once per variant and seed, shared 
 then every fold's colour run starts from it (``--init-from``: the grey output layer repeated over
 R, G, B). ``--pretrained CKPT`` starts every run from that checkpoint instead.
 
-``--final --test-data DIR --json FILE``: the recommended recipe (:data:`FINAL_VARIANT`, with
-its NUAA pretraining; or ``--variant``/``--pretrain`` given) trained on all real colour pairs of
-``../shared/data`` (the five scenes and the two loose pairs of ``sen1-2/v_2``; none held out)
+``--colour-stage``: no colour training; each fold fits the colour stage of the pretrained grey
+generator on its training scenes (:mod:`sarcolor.training.colour_stage`, ``sarcolor fit-colour``):
+the two-stage model, the recommended recipe.
+
+``--final --test-data DIR --json FILE``: the recommended recipe (:data:`FINAL_VARIANT`: its NUAA
+grey pretraining, then the colour stage; or ``--variant``/``--pretrain`` given) fitted on all real
+colour pairs of ``../shared/data`` (the five scenes and the two loose pairs of ``sen1-2/v_2``; none held out)
 and scored on DIR (Kaggle layout) beside the mean-colour and level-LUT baselines fitted on those
 training scenes, written in ``sarcolor evaluate``'s JSON shape. A scene of DIR that is also
 trained on is reported as such.
@@ -32,7 +36,8 @@ Budgets (``--steps``, ``--pretrain-steps``, ``--ngf``, ``--batch-size`` override
 is fp32, ngf/ndf 16, batch 8, 2,000 NUAA steps + 500 colour steps: 20,000 training images, about
 30 minutes at the 11 img/s measured for fp32 ngf 16 (resize decoder) on a quiet 2-core CPU, plus
 about a minute of fitting and scoring — within the issue's 40 minutes for ``--final``, pretraining
-included. A variant without pretraining trains its 500 colour steps only (give ``--steps 2500`` to
+included (the two-stage ``--final``: 2,000 NUAA steps, 34 min on a 2-core AVX2-only EPYC, then
+seconds of fitting). A variant without pretraining trains its 500 colour steps only (give ``--steps 2500`` to
 spend the same budget on colour). ``gpu``: ngf/ndf 64, batch 16, 10,000 + 4,000 steps, bf16 where
 the GPU has it.
 

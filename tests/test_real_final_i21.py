@@ -1,5 +1,6 @@
-"""benchmarks/real_quality.py --final: the recommended colour recipe trained on real colour scenes
-(its NUAA grey pretraining first) and scored on another folder, in ``sarcolor evaluate``'s JSON."""
+"""benchmarks/real_quality.py --final: the recommended colour recipe (a grey generator pretrained on
+the NUAA pairs, its colour stage fitted on real colour scenes) scored on another folder, in
+``sarcolor evaluate``'s JSON."""
 
 from __future__ import annotations
 
@@ -28,10 +29,12 @@ def test_final_pretrains_fine_tunes_and_scores_beside_the_baselines(tmp_path):
     for scores in (summary["model"], summary["baselines"]["mean_colour"], summary["baselines"]["level_lut"]):
         assert set(scores) >= {"psnr", "ssim", "mae"}
     record = body["benchmark"]
-    assert record["variant"] == "recommended+nuaa2"  # the recommended recipe, with its pretraining
+    assert record["variant"] == "recommended+nuaa2+colour-stage"  # the two-stage recipe
     config = record["config"]
     assert config["train"]["lambda_l1"] == 10000 and config["model"]["upsample"] == "resize"
-    assert config["preprocess"]["target"] == "rgb" and "pretrain" in Path(record["init_from"]).parts
+    pre = config["preprocess"]  # the grey generator pretrained on NUAA, its colour stage fitted
+    assert pre["target"] == "tinted" and pre["sar_levels"] == "standardise" and len(pre["tint"]) == 3
+    assert "pretrain" in Path(record["init_from"]).parts
     # the loose agri pair is a patch of a training scene (ROIs1868_summer 59): said, not hidden
     assert record["test_scenes_also_trained"] == ["ROIs1868_summer_59"]
     assert "WARNING" in done.stdout and "ROIs1868_summer_59" in done.stdout
