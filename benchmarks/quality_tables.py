@@ -111,7 +111,7 @@ def render_section(results: list[dict], header: dict) -> str:
             mc, lut = s["beats"]["mean_colour"], s["beats"]["level_lut"]
             lines.append(
                 f"| {v} | " + " | ".join(cells) + f" | {s['grid_mean']:+.2f} / {s['grid_max']:+.2f} "
-                f"| {s['images_per_s']:.1f} | {s['g_params']:,} | {s['d_params']:,} "
+                f"| {_speed(s['images_per_s'])} | {s['g_params']:,} | {s['d_params']:,} "
                 f"| {_tick(mc['psnr'])} {_tick(mc['mae'])} | {_tick(lut['psnr'])} {_tick(lut['mae'])} |"
             )
         for name in BASELINES:
@@ -161,3 +161,8 @@ def write_quality_section(doc: Path, name: str, section: str) -> None:
     """Put ``section`` between the markers named ``name`` in ``doc`` (or append it there)."""
     begin, end = f"<!-- real_quality.py {name}: begin -->", f"<!-- real_quality.py {name}: end -->"
     write_section(doc, begin, end, section, title="# Quality")
+
+
+def _speed(images_per_s: float) -> str:
+    """A training speed for the table; "–" where nothing was trained (``--colour-stage``)."""
+    return "–" if np.isnan(images_per_s) else f"{images_per_s:.1f}"

@@ -263,11 +263,11 @@ def test_a_failed_scene_leaves_no_output(colorizer: Colorizer, tmp_path: Path, m
     src = write_geotiff(tmp_path / "s.tif", to_db(sigma0_scene(520, 300)))
     calls = []
 
-    def failing(tiles):
+    def failing(tiles, *rest):
         calls.append(len(tiles))
         if len(calls) > 1:
             raise KeyboardInterrupt
-        return Colorizer.predict(colorizer, tiles)
+        return Colorizer.predict(colorizer, tiles, *rest)
 
     monkeypatch.setattr(colorizer, "predict", failing)
     with pytest.raises(KeyboardInterrupt):
@@ -308,9 +308,9 @@ def test_tiles_reach_the_model_with_nodata_filled_by_their_valid_mean(
     src = write_geotiff(tmp_path / "s.tif", db, nodata=-99.0)
     seen: list[torch.Tensor] = []
 
-    def recording(tiles: torch.Tensor):
+    def recording(tiles: torch.Tensor, *rest):
         seen.append(tiles.clone())
-        return Colorizer.predict(colorizer, tiles)
+        return Colorizer.predict(colorizer, tiles, *rest)
 
     monkeypatch.setattr(colorizer, "predict", recording)
     report = colorize_scene(colorizer, src, tmp_path / "out.tif", progress=False)
