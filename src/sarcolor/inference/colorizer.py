@@ -146,7 +146,8 @@ class Colorizer:
         for chunk in chunked(jobs, self.batch_size):
             tiles = np.stack([padded[i][top : top + TILE, left : left + TILE] for i, (top, left) in chunk])
             tile_terrains = None if terrains is None else [terrains[i] for i, _ in chunk]
-            tile_stats = None if stats[0] is None else torch.stack([stats[i] for i, _ in chunk])
+            known = [s for s in (stats[i] for i, _ in chunk) if s is not None]
+            tile_stats = torch.stack(known) if known and len(known) == len(chunk) else None
             out = self.predict(torch.from_numpy(tiles).permute(0, 3, 1, 2), tile_terrains, tile_stats)
             for (i, origin), tile_rgb in zip(chunk, out, strict=True):
                 blenders[i].add(origin, tile_rgb)
