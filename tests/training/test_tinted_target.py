@@ -3,6 +3,7 @@ pairs' mean colour (the tint, fitted once and stored); fine-tuned from a grey ge
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from PIL import Image
 from conftest import run_cli, tiny_config, untrained_checkpoint
 from sarcolor.checkpoint import read_meta, resolve_checkpoint
 from sarcolor.config import PreprocessConfig
-from sarcolor.data.preprocess import decode_output, encode_target, tint_of, to_grey
+from sarcolor.data.preprocess import decode_output, encode_target, smooth_luma, tint_of, to_grey
 from sarcolor.data.sources import discover_pairs
 from sarcolor.errors import SarcolorError
 from sarcolor.evaluation.baselines import fit_baselines
@@ -22,13 +23,21 @@ from sarcolor.training.init_from import init_config
 
 def test_tinted_trains_on_luma_and_decodes_to_its_colour():
     rgb = torch.rand(2, 3, 16, 16)
-    cfg = PreprocessConfig(target="tinted", tint=[1.2, 0.9, 1.1])
+    cfg = PreprocessConfig(
+        target="tinted", tint=[1.2, 0.9, 1.1], tint_offset=[0.05, 0.0, -0.02], tint_smooth=False
+    )
     assert torch.equal(encode_target(rgb, cfg), encode_target(rgb, PreprocessConfig(target="grey")))
     out = torch.rand(2, 1, 16, 16) * 1.6 - 0.8  # luma 0.1 … 0.9
     colour = decode_output(out, out, cfg)
     assert colour.shape == (2, 3, 16, 16)
     luma = (out + 1) / 2
-    torch.testing.assert_close(colour, (luma * torch.tensor([1.2, 0.9, 1.1]).view(1, 3, 1, 1)).clamp(0, 1))
+    gain, offset = (
+        torch.tensor([1.2, 0.9, 1.1]).view(1, 3, 1, 1),
+        torch.tensor([0.05, 0.0, -0.02]).view(1, 3, 1, 1),
+    )
+    torch.testing.assert_close(colour, (offset + luma * gain).clamp(0, 1))
+    smoothed = decode_output(out, out, replace(cfg, tint_smooth=True))  # the default: luma smoothed first
+    torch.testing.assert_close(smoothed, (offset + smooth_luma(luma) * gain).clamp(0, 1))
     tint = tint_of([0.3, 0.35, 0.25])
     assert to_grey(torch.tensor(tint).view(1, 3, 1, 1)).item() == pytest.approx(1.0, abs=1e-5)
     assert tint[0] / tint[2] == pytest.approx(0.3 / 0.25, rel=1e-4)
