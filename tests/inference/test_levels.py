@@ -14,6 +14,7 @@ from conftest import untrained_checkpoint, write_geotiff
 from sarcolor.data.preprocess import sar_stats
 from sarcolor.inference.colorizer import Colorizer
 from sarcolor.inference.scene import colorize_scene
+from sarcolor.terrain.routing import TerrainRouter
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +73,21 @@ def test_a_relevelled_scene_colorizes_alike_and_as_the_same_file(models, tmp_pat
     assert np.abs(as_file - out["standardise", "as_released"]).max() <= 1
     stats = sar_stats(torch.from_numpy(unit).permute(2, 0, 1)[None])[0]
     assert torch.allclose(models["standardise"].level_stats(unit), stats)
+
+
+def test_a_model_set_whose_member_standardises_shares_the_scene_s_statistics(models, tmp_path: Path):
+    # the set's first member reads levels as released; the member the tiles go to standardises
+    router = TerrainRouter(
+        {"agri": models["as-read"], "grassland": models["standardise"]}, terrain="grassland"
+    )
+    assert router.standardises and not models["as-read"].standardises
+    db = field_db(600, 700)
+    target = tmp_path / "routed-rgb.tif"
+    colorize_scene(
+        router, write_geotiff(tmp_path / "scene.tif", db), target, progress=False, log=lambda _: None
+    )
+    with rasterio.open(target) as src:
+        routed = src.read().astype(np.int16)  # (3, H, W)
+    unit = ((db + 25.0) / 25.0)[..., None]
+    as_file = np.round(models["standardise"].colorize(unit) * 255).transpose(2, 0, 1)
+    assert np.abs(as_file - routed).max() <= 1  # the whole scene's statistics, not each tile's

@@ -155,12 +155,18 @@ class Colorizer:
         bar.close()
         return [b.result() for b in blenders]
 
+    @property
+    def standardises(self) -> bool:
+        """Whether the model standardises its SAR levels (``sar_levels='standardise'``)."""
+        pre = self.config.preprocess
+        return pre.input == "sar" and pre.sar_levels == "standardise"
+
     def level_stats(self, image: np.ndarray) -> torch.Tensor | None:
         """(H, W, C) image as tiled → the (in_channels, 2) level statistics its tiles share
         (``sar_levels='standardise'``, :func:`~sarcolor.data.preprocess.sar_stats`), else None."""
-        pre = self.config.preprocess
-        if pre.input != "sar" or pre.sar_levels != "standardise":
+        if not self.standardises:
             return None
+        pre = self.config.preprocess
         sar = sar_input(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None], pre)
         return sar_stats(sar)[0]
 

@@ -138,7 +138,7 @@ class _SceneWriter:
     def _level_stats(self) -> torch.Tensor | None:
         """The scene's (C, 2) level statistics, measured on its sample (:func:`sample_values`),
         that every tile is standardised with (``sar_levels='standardise'``), else None."""
-        if self.colorizer.config.preprocess.sar_levels != "standardise":
+        if not self.colorizer.standardises:  # a terrain router: any of its members
             return None
         found, _ = sample_values(self.src, self.indexes)  # (C, n)
         unit = sar_unit(found[:, None, :], self.scale, self.ranges, self.calibration)  # (C, 1, n)

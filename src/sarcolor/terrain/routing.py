@@ -107,6 +107,11 @@ class TerrainRouter:
     def despeckle_note(self) -> str:
         return self.first.despeckle_note
 
+    @property
+    def standardises(self) -> bool:
+        """Whether any member standardises its SAR levels (they then share the image's statistics)."""
+        return any(member.standardises for member in self.models.values())
+
     def level_stats(self, image: np.ndarray) -> torch.Tensor | None:
         """As :meth:`Colorizer.level_stats`, for whichever members standardise (all read alike)."""
         found = (member.level_stats(image) for member in self.models.values())
