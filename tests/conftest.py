@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,6 +58,21 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"real test data not available: {path} is absent (it lives in ../shared/data)")
     return path
+
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load_benchmark(monkeypatch: pytest.MonkeyPatch, name: str):
+    """``benchmarks/<name>.py`` imported as a module for this test (with its siblings importable:
+    the benchmarks import each other), under a name of its own that the test's end removes."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(f"{name}_under_test", BENCHMARKS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, f"{name}_under_test", module)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

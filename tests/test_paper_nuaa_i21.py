@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import shared_path
-
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-def load(monkeypatch, name: str):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the benchmarks import their siblings
-    spec = importlib.util.spec_from_file_location(f"{name}_i21", BENCHMARKS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, f"{name}_i21", module)
-    spec.loader.exec_module(module)
-    return module
+from conftest import BENCHMARKS, load_benchmark, shared_path
 
 
 def test_variants_parse_recipe_and_values(monkeypatch):
-    variants = load(monkeypatch, "variants")
+    variants = load_benchmark(monkeypatch, "variants")
     assert variants.parse_variant("hd=pix2pixhd,train.d_augment=translation,cutout,model.ngf=8") == (
         "hd",
         "pix2pixhd",
@@ -40,10 +26,10 @@ def test_variants_parse_recipe_and_values(monkeypatch):
 
 
 def test_the_recommended_grey_recipe_and_a_variant_over_it(monkeypatch, tmp_path):
-    paper = load(monkeypatch, "paper_nuaa")
+    paper = load_benchmark(monkeypatch, "paper_nuaa")
     budget = paper.BUDGETS["cpu"]
     cfg = paper.recipe_config(tmp_path, budget, 3, 0.1, tmp_path)
-    _, recipe, values = load(monkeypatch, "variants").parse_variant(paper.RECOMMENDED)
+    _, recipe, values = load_benchmark(monkeypatch, "variants").parse_variant(paper.RECOMMENDED)
     assert cfg.preprocess.target == "grey" and cfg.train.recipe == recipe
     assert cfg.model.upsample == "resize" and cfg.train.steps == budget["steps"]
     assert cfg.train.lambda_l1 == values["train"]["lambda_l1"] and cfg.train.seed == 3

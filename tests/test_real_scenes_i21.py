@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
-from conftest import shared_path
+from conftest import load_benchmark, shared_path
 from sarcolor.config import DataConfig
 from sarcolor.data.sources import discover_pairs
 from sarcolor.data.split import split_for
-
-BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "colour_scenes.py"
-
-
-def load(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARK.parent))
-    spec = importlib.util.spec_from_file_location("colour_scenes_i21", BENCHMARK)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "colour_scenes_i21", module)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_each_scene_of_both_layouts_is_one_fold(tmp_path, monkeypatch):
     kaggle = shared_path("real", "sen1-2-scenes", "v_2")
     original = shared_path("real", "sen1-2-original")
-    scenes = load(monkeypatch)
+    scenes = load_benchmark(monkeypatch, "colour_scenes")
     root, folds = scenes.scene_folder([kaggle, original], tmp_path / "scenes")
     assert folds == ["agri", "barrenland", "grassland", "scene45", "scene90"]
     found = discover_pairs(root)
@@ -42,7 +26,7 @@ def test_each_scene_of_both_layouts_is_one_fold(tmp_path, monkeypatch):
 
 
 def test_loose_pairs_join_their_scene_and_rename_a_shared_terrain(tmp_path, monkeypatch):
-    scenes = load(monkeypatch)
+    scenes = load_benchmark(monkeypatch, "colour_scenes")
     roots = [shared_path("real", "sen1-2-scenes", "v_2"), shared_path("real", "sen1-2", "v_2")]
     folds = scenes.scene_pairs(roots)
     assert sorted(folds) == ["agri", "barrenland", "scene11", "scene115"]  # grassland holds 115 and 11

@@ -13,13 +13,11 @@ standardised SAR levels (``--target grey --sar-levels standardise``), coloured b
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import shared_path, tiny_config
+from conftest import load_benchmark, shared_path, tiny_config
 from sarcolor.config import Config
 from sarcolor.evaluation.evaluate import evaluate
 from sarcolor.training.colour_stage import colour_stage
@@ -44,7 +42,6 @@ LAMBDA_L1 = 10_000.0  # the L1 term dominates: at 100 steps the adversarial term
 # agri, not on grassland (held out among three scenes, below the mean colour for every seed).
 GREY_STEPS = 100
 TWO_STAGE_HELD_OUT = "scene90"
-COLOUR_SCENES = Path(__file__).resolve().parents[2] / "benchmarks" / "colour_scenes.py"
 
 
 def settings(data: Path, steps: int) -> Config:
@@ -83,12 +80,7 @@ def test_two_real_scenes_teach_colours_that_beat_the_mean_colour_on_a_third(
 def five_scenes(monkeypatch: pytest.MonkeyPatch, out: Path) -> Path:
     """The five real colour scenes as one folder of links, one terrain folder per scene
     (benchmarks/colour_scenes.py, as the leave-one-scene-out benchmark builds it)."""
-    monkeypatch.syspath_prepend(str(COLOUR_SCENES.parent))
-    spec = importlib.util.spec_from_file_location("colour_scenes_learning", COLOUR_SCENES)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "colour_scenes_learning", module)
-    spec.loader.exec_module(module)
+    module = load_benchmark(monkeypatch, "colour_scenes")
     roots = [shared_path("real", "sen1-2-scenes", "v_2"), shared_path("real", "sen1-2-original")]
     root, folds = module.scene_folder(roots, out)
     assert TWO_STAGE_HELD_OUT in folds and len(folds) == 5
