@@ -36,7 +36,7 @@ Budgets (``--steps``, ``--pretrain-steps``, ``--ngf``, ``--batch-size`` override
 is fp32, ngf/ndf 16, batch 8, 2,000 NUAA steps + 500 colour steps: 20,000 training images, about
 30 minutes at the 11 img/s measured for fp32 ngf 16 (resize decoder) on a quiet 2-core CPU, plus
 about a minute of fitting and scoring — within the issue's 40 minutes for ``--final``, pretraining
-included (the two-stage ``--final``: 25.3 min end to end on a 2-core AVX2-only EPYC, 2,000 NUAA
+included (the two-stage ``--final``: 25–28 min end to end on a 2-core AVX2-only EPYC, 2,000 NUAA
 steps and seconds of fitting; 34 min for the pretraining alone under load). A variant without
 pretraining trains its 500 colour steps only (give ``--steps 2500`` to spend the same budget on
 colour). ``gpu``: ngf/ndf 64, batch 16, 10,000 + 4,000 steps, bf16 where
